@@ -28,7 +28,11 @@ export default tseslint.config(
     rules: {
       'no-restricted-properties': [
         'error',
-        { object: 'process', property: 'env', message: 'CDK code never reads process.env: pass typed props.' },
+        {
+          object: 'process',
+          property: 'env',
+          message: 'CDK code never reads process.env: pass typed props.',
+        },
       ],
     },
   },

@@ -6,6 +6,7 @@ export class MissingSetting extends Error {
 /** Reads a required environment variable once, at module scope, failing fast with its name. */
 export function requiredEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
   const value = env[name];
-  if (value === undefined || value === '') throw new MissingSetting(`environment variable ${name} is not set`);
+  if (value === undefined || value === '')
+    throw new MissingSetting(`environment variable ${name} is not set`);
   return value;
 }

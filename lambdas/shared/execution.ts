@@ -1,9 +1,9 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /** What every Task passes from the Context object, so logs and messages can name the run. */
 export const executionSchema = z.object({
-  id: z.string().min(1),
-  name: z.string().min(1),
-  startTime: z.string().min(1),
+  id: z.string().check(z.minLength(1)),
+  name: z.string().check(z.minLength(1)),
+  startTime: z.string().check(z.minLength(1)),
 });
-export type Execution = z.infer<typeof executionSchema>;
+export type Execution = z.output<typeof executionSchema>;

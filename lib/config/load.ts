@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { z } from 'zod';
+import type { $ZodIssue } from 'zod/v4/core';
 import { configSchema, type RunbooksConfig } from './schema';
 
 /** A configuration that cannot be used; its message names every field at fault and why. */
@@ -35,7 +35,10 @@ export function loadConfig(path: string): RunbooksConfig {
   return parseConfig(raw, path);
 }
 
-function formatPath(path: z.core.$ZodIssue['path']): string {
+function formatPath(path: $ZodIssue['path']): string {
   if (path.length === 0) return '(root)';
-  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
+  return path.reduce<string>(
+    (out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)),
+    '',
+  );
 }

@@ -1,0 +1,31 @@
+import { App, Tags, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ConfigError, loadConfig } from '../lib/config/load';
+import { RunbooksStack } from '../lib/runbooks-stack';
+
+// Context and configuration are read here, once; everything below receives typed props.
+const app = new App();
+const configPath: unknown = app.node.tryGetContext('config');
+
+try {
+  if (typeof configPath !== 'string' || configPath === '') {
+    throw new ConfigError(
+      'No configuration given: pass -c config=<file> (cdk.json defaults to lib/config/example.yaml).',
+    );
+  }
+  const config = loadConfig(configPath);
+  new RunbooksStack(app, `PlatformRunbooks-${config.environment}`, { config });
+  Tags.of(app).add('app', 'platform-runbooks');
+  Tags.of(app).add('environment', config.environment);
+} catch (error) {
+  // A configuration error names the field: print it alone, not a stack trace, and stop synth.
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+  throw error;
+}
+
+// cdk-nag AwsSolutions runs at synth; an unacknowledged finding fails it.
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+app.synth();

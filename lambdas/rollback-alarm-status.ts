@@ -1,0 +1,12 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { readAlarmStatus, type AlarmStatus } from './rollback/alarm-status';
+import { correlateWithExecution, logger } from './shared/logger';
+
+const cloudwatch = new CloudWatchClient({});
+
+export async function handler(event: { execution?: { id?: string } }): Promise<AlarmStatus> {
+  correlateWithExecution(event.execution?.id);
+  const status = await readAlarmStatus(event, { cloudwatch, now: () => new Date() });
+  logger.info('alarm status', { state: status.state });
+  return status;
+}

@@ -1,0 +1,185 @@
+import {
+  ConditionalCheckFailedException,
+  GetItemCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import * as z from 'zod/mini';
+
+/**
+ * One item per workload in the lock table. It serialises the runbooks that act on a Deployment: a rollback
+ * holds it while it runs, a canary holds it while traffic is shifted (and may take it over from neither),
+ * and `lastRollbackAt` survives release so the cooldown holds even across executions.
+ */
+export type LockHolder = 'rollback' | 'canary';
+
+export type LockRefusal =
+  | { reason: 'duplicate-event'; quiet: true; detail: string }
+  | { reason: 'rollback-in-progress' | 'canary-in-progress' | 'cooldown'; quiet: false; detail: string };
+
+export type AcquireResult = { acquired: true } | ({ acquired: false } & LockRefusal);
+
+export interface AcquireRequest {
+  workload: string;
+  executionId: string;
+  eventId: string;
+  alarmName: string;
+  now: Date;
+  lockTtlSeconds: number;
+  cooldownSeconds: number;
+}
+
+/** The lock item as stored; every attribute is optional because a released lock keeps only the cooldown. */
+const text = z.optional(z.object({ S: z.string() }));
+const number = z.optional(z.object({ N: z.string() }));
+const lockItemSchema = z.object({
+  holder: z.optional(z.object({ S: z.enum(['rollback', 'canary']) })),
+  holderExecution: text,
+  holderEventId: text,
+  holderAlarm: text,
+  lockExpiresAt: number,
+  lastRollbackAt: number,
+  lastRollbackExecution: text,
+  lastRollbackEventId: text,
+});
+
+const seconds = (date: Date): number => Math.floor(date.getTime() / 1000);
+const n = (value: number): AttributeValue => ({ N: String(value) });
+const s = (value: string): AttributeValue => ({ S: value });
+
+export class WorkloadLock {
+  constructor(
+    private readonly dynamodb: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  /** Takes the lock for a rollback, or says who holds it and why this run must not act. */
+  async acquireForRollback(request: AcquireRequest): Promise<AcquireResult> {
+    // Two tries: the item can change between the refused write and the read that explains the refusal.
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const now = seconds(request.now);
+      try {
+        await this.dynamodb.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: { workload: s(request.workload) },
+            UpdateExpression:
+              'SET holder = :holder, holderExecution = :execution, holderEventId = :eventId, holderAlarm = :alarm, lockExpiresAt = :expires, #ttl = :ttl',
+            ConditionExpression:
+              '(attribute_not_exists(holder) OR lockExpiresAt < :now) AND (attribute_not_exists(lastRollbackAt) OR lastRollbackAt < :cooldownStart) AND (attribute_not_exists(lastRollbackEventId) OR lastRollbackEventId <> :eventId)',
+            ExpressionAttributeNames: { '#ttl': 'ttl' },
+            ExpressionAttributeValues: {
+              ':holder': s('rollback'),
+              ':execution': s(request.executionId),
+              ':eventId': s(request.eventId),
+              ':alarm': s(request.alarmName),
+              ':expires': n(now + request.lockTtlSeconds),
+              // The item outlives both the lock and the cooldown, then DynamoDB removes it.
+              ':ttl': n(now + request.lockTtlSeconds + request.cooldownSeconds + 86_400),
+              ':now': n(now),
+              ':cooldownStart': n(now - request.cooldownSeconds),
+            },
+          }),
+        );
+        return { acquired: true };
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+      const refusal = await this.explainRefusal(request);
+      if (refusal) return { acquired: false, ...refusal };
+    }
+    throw new LockContention(
+      `The lock of ${request.workload} changed twice while it was being taken; no action taken.`,
+    );
+  }
+
+  /** Records a performed rollback, which starts the cooldown; only the holder may write it. */
+  async recordRollback(workload: string, executionId: string, eventId: string, at: Date): Promise<void> {
+    await this.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: { workload: s(workload) },
+        UpdateExpression:
+          'SET lastRollbackAt = :at, lastRollbackExecution = :execution, lastRollbackEventId = :eventId',
+        ConditionExpression: 'holderExecution = :execution',
+        ExpressionAttributeValues: {
+          ':at': n(seconds(at)),
+          ':execution': s(executionId),
+          ':eventId': s(eventId),
+        },
+      }),
+    );
+  }
+
+  /** Releases the lock if this execution holds it; the same expression the state machine uses. */
+  async release(workload: string, executionId: string): Promise<void> {
+    try {
+      await this.dynamodb.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { workload: s(workload) },
+          UpdateExpression: 'REMOVE holder, holderExecution, holderEventId, lockExpiresAt',
+          ConditionExpression: 'holderExecution = :me',
+          ExpressionAttributeValues: { ':me': s(executionId) },
+        }),
+      );
+    } catch (error) {
+      // Someone else holds it now (a canary took it over): theirs to release.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  private async explainRefusal(request: AcquireRequest): Promise<LockRefusal | undefined> {
+    const answer = await this.dynamodb.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: { workload: s(request.workload) },
+        ConsistentRead: true,
+      }),
+    );
+    const parsed = z.safeParse(lockItemSchema, answer.Item ?? {});
+    if (!parsed.success) {
+      throw new LockContention(`The lock item of ${request.workload} is unreadable: ${parsed.error.message}`);
+    }
+    const item = parsed.data;
+    const now = seconds(request.now);
+    if (item.lastRollbackEventId?.S === request.eventId || item.holderEventId?.S === request.eventId) {
+      return {
+        reason: 'duplicate-event',
+        quiet: true,
+        detail: `Event ${request.eventId} was already handled by ${item.holderExecution?.S ?? item.lastRollbackExecution?.S ?? 'an earlier execution'}.`,
+      };
+    }
+    const held = item.holder && Number(item.lockExpiresAt?.N ?? 0) >= now;
+    if (held && item.holder?.S === 'canary') {
+      return {
+        reason: 'canary-in-progress',
+        quiet: false,
+        detail: `A canary is in progress on ${request.workload} (${item.holderExecution?.S ?? 'unknown execution'}); the canary's own analysis decides whether to abort.`,
+      };
+    }
+    if (held) {
+      return {
+        reason: 'rollback-in-progress',
+        quiet: false,
+        detail: `A rollback of ${request.workload} is already running (${item.holderExecution?.S ?? 'unknown execution'}, started by alarm "${item.holderAlarm?.S ?? 'unknown'}").`,
+      };
+    }
+    const last = Number(item.lastRollbackAt?.N ?? Number.NaN);
+    if (last >= now - request.cooldownSeconds) {
+      const minutesAgo = Math.max(0, Math.round((now - last) / 60));
+      return {
+        reason: 'cooldown',
+        quiet: false,
+        detail: `${request.workload} was rolled back ${minutesAgo} min ago (${item.lastRollbackExecution?.S ?? 'unknown execution'}); the cooldown is ${Math.round(request.cooldownSeconds / 60)} min. Rolling back again could undo a fix.`,
+      };
+    }
+    return undefined;
+  }
+}
+
+/** The lock could not be taken or read consistently: no action is taken. */
+export class LockContention extends Error {
+  override name = 'LockContention';
+}

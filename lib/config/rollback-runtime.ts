@@ -1,0 +1,46 @@
+import type { RunbooksConfig } from './schema';
+
+/** Lambda environment variables are limited to 4 KB in all; the mapping must leave room for the rest. */
+export const MAX_TARGETS_JSON_BYTES = 3_500;
+
+/**
+ * What the rollback runbook is deployed with, derived from the configuration in one place so the CDK
+ * construct and the offline rehearsal cannot drift apart.
+ */
+export function rollbackRuntime(config: RunbooksConfig) {
+  const settings = config.rollback;
+  const rolloutMaxPolls = Math.ceil((settings.rolloutTimeoutMinutes * 60) / settings.rolloutPollSeconds);
+  const recoveryMaxPolls = Math.ceil((settings.recoveryWindowMinutes * 60) / settings.recoveryPollSeconds);
+  // Room for the rollout, the recovery window, and ten minutes of notifications and retries.
+  const stateMachineTimeoutSeconds =
+    (settings.rolloutTimeoutMinutes + settings.recoveryWindowMinutes + 10) * 60;
+  const targetsJson = JSON.stringify(settings.targets);
+  if (Buffer.byteLength(targetsJson) > MAX_TARGETS_JSON_BYTES) {
+    throw new Error(
+      `rollback.targets is ${Buffer.byteLength(targetsJson)} bytes as JSON, over the ${MAX_TARGETS_JSON_BYTES} bytes a Lambda environment can carry: map the alarms by tag (rollback.tagDiscoveryAlarmPrefixes and the runbooks:rollback-target alarm tag) instead.`,
+    );
+  }
+  return {
+    stateMachineTimeoutSeconds,
+    /** `definitionSubstitutions` of rollback.asl.json other than resource names and ARNs. */
+    substitutions: {
+      EnvironmentName: config.environment,
+      RolloutPollSeconds: String(settings.rolloutPollSeconds),
+      RolloutMaxPolls: String(rolloutMaxPolls),
+      RecoveryPollSeconds: String(settings.recoveryPollSeconds),
+      RecoveryMaxPolls: String(recoveryMaxPolls),
+      RecoveryWindowMinutes: String(settings.recoveryWindowMinutes),
+      CooldownSeconds: String(settings.cooldownMinutes * 60),
+    },
+    /** The prepare function's environment, less LOCK_TABLE_NAME (a resource attribute). */
+    prepareEnvironment: {
+      ENVIRONMENT_NAME: config.environment,
+      ROLLBACK_TARGETS: targetsJson,
+      TAG_DISCOVERY_PREFIXES: JSON.stringify(settings.tagDiscoveryAlarmPrefixes),
+      EKS_CLUSTERS: JSON.stringify(config.eksClusters),
+      COOLDOWN_SECONDS: String(settings.cooldownMinutes * 60),
+      // The lock outlives a crashed execution by no more than the execution could have run.
+      LOCK_TTL_SECONDS: String(stateMachineTimeoutSeconds),
+    },
+  };
+}

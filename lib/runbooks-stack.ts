@@ -1,0 +1,74 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { RunbooksConfig } from './config/schema';
+import { EksRunbookAccess } from './eks-runbook-access';
+import { LifecycleEventBus } from './lifecycle-event-bus';
+import { OnCallTopic } from './on-call-topic';
+import { RollbackRunbook } from './rollback-runbook';
+import { SlackNotifier } from './slack-notifier';
+import { WorkloadLockTable } from './workload-lock-table';
+
+export interface RunbooksStackProps extends StackProps {
+  /** The validated configuration (`loadConfig`). */
+  readonly config: RunbooksConfig;
+}
+
+/**
+ * The runbooks and what they share: the lifecycle bus, the on-call topic, the Slack notifier, the workload
+ * lock table and the Kubernetes access. `env` defaults to the configuration's account and region (both
+ * optional: without them the stack is environment-agnostic).
+ */
+export class RunbooksStack extends Stack {
+  public readonly eventBus: LifecycleEventBus;
+  public readonly onCall: OnCallTopic;
+  public readonly slackNotifier: SlackNotifier;
+  public readonly lockTable: WorkloadLockTable;
+  public readonly eksAccess: EksRunbookAccess;
+  public readonly rollback: RollbackRunbook;
+
+  constructor(scope: Construct, id: string, props: RunbooksStackProps) {
+    const { config, ...stackProps } = props;
+    super(scope, id, {
+      description: `Platform runbooks (${config.environment}): Step Functions workflows started by EventBridge`,
+      env: { account: config.account, region: config.region },
+      ...stackProps,
+    });
+    const environment = config.environment;
+
+    this.eventBus = new LifecycleEventBus(this, 'LifecycleEventBus', { environment });
+    this.onCall = new OnCallTopic(this, 'OnCall', {
+      environment,
+      existingTopicArn: config.onCall.existingTopicArn,
+      emails: config.onCall.emails,
+    });
+    this.slackNotifier = new SlackNotifier(this, 'SlackNotifier', {
+      environment,
+      webhookSecretName: config.slack.webhookSecretName,
+      dashboardUrl: config.dashboardUrl,
+    });
+    this.lockTable = new WorkloadLockTable(this, 'WorkloadLocks');
+    this.eksAccess = new EksRunbookAccess(this, 'EksAccess', { environment, clusters: config.eksClusters });
+    this.rollback = new RollbackRunbook(this, 'RollbackRunbook', {
+      config,
+      kubernetesRole: this.eksAccess.role,
+      lockTable: this.lockTable.table,
+      eventBus: this.eventBus.bus,
+      onCallTopic: this.onCall.topic,
+      onCallTopicKey: this.onCall.key,
+      notifier: this.slackNotifier.fn,
+    });
+
+    new CfnOutput(this, 'LifecycleEventBusName', {
+      description: 'Custom EventBridge bus the runbooks publish their lifecycle to',
+      value: this.eventBus.bus.eventBusName,
+    });
+    new CfnOutput(this, 'OnCallTopicArn', {
+      description: 'SNS topic that pages on-call',
+      value: this.onCall.topic.topicArn,
+    });
+    new CfnOutput(this, 'RollbackStateMachineArn', {
+      description: 'State machine of the rollback runbook',
+      value: this.rollback.stateMachine.stateMachineArn,
+    });
+  }
+}

@@ -1,0 +1,64 @@
+import { Validations } from 'aws-cdk-lib';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { RunbookFunction } from './runbook-function';
+
+export interface SlackNotifierProps {
+  /** Short environment name, shown in every message (ENVIRONMENT_NAME). */
+  readonly environment: string;
+  /**
+   * Name of the Secrets Manager secret holding the incoming-webhook URL (WEBHOOK_SECRET_ID). The secret is
+   * expected to be encrypted with the AWS-managed `aws/secretsmanager` key.
+   */
+  readonly webhookSecretName: string;
+  /**
+   * Link shown in every message (DASHBOARD_URL).
+   * @default - no link
+   */
+  readonly dashboardUrl?: string;
+}
+
+/**
+ * The Lambda every runbook calls to post to Slack (Block Kit through an incoming webhook), with its own
+ * role: logs, X-Ray and `secretsmanager:GetSecretValue` on the webhook secret, nothing else.
+ */
+export class SlackNotifier extends Construct {
+  /** The notifier function (entry `lambdas/notify-slack.ts`). */
+  public readonly fn: RunbookFunction;
+  /** Its execution role. */
+  public readonly role: Role;
+
+  constructor(scope: Construct, id: string, props: SlackNotifierProps) {
+    super(scope, id);
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Slack notifier of the platform runbooks (${props.environment})`,
+    });
+    this.fn = new RunbookFunction(this, 'Function', {
+      entry: 'lambdas/notify-slack.ts',
+      serviceName: 'notify-slack',
+      description: 'Posts runbook milestones to Slack',
+      role: this.role,
+      environment: {
+        WEBHOOK_SECRET_ID: props.webhookSecretName,
+        ENVIRONMENT_NAME: props.environment,
+        ...(props.dashboardUrl !== undefined && { DASHBOARD_URL: props.dashboardUrl }),
+      },
+    });
+
+    const secret = Secret.fromSecretNameV2(this, 'WebhookSecret', props.webhookSecretName);
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue'],
+        // A secret's ARN ends in "-" and 6 random characters, unknown here: match exactly those six.
+        resources: [`${secret.secretArn}-??????`],
+      }),
+    );
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Added by active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords define no resource types (Service Authorization Reference), so they cannot be scoped.',
+    });
+  }
+}

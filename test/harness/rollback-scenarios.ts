@@ -1,0 +1,300 @@
+import { readPrepareSettings } from '../../lambdas/rollback/settings';
+import { LOCK_TABLE, type RollbackRehearsal, type RunOptions } from './rollback-rehearsal';
+
+/** The workload of the example configuration that most scenarios roll back. */
+export const CHECKOUT = {
+  alarm: 'checkout-api-5xx-rate',
+  cluster: 'prod-eks',
+  namespace: 'checkout',
+  deployment: 'checkout-api',
+  lockKey: 'prod-eks/checkout/checkout-api',
+  images: [
+    'registry.example.com/checkout-api:1.4.1',
+    'registry.example.com/checkout-api:1.4.2',
+    'registry.example.com/checkout-api:1.5.0',
+  ],
+} as const;
+
+export interface ScenarioPlan {
+  /** Events sent to the state machine; several are sent at once when `concurrent`, else one after another. */
+  events: unknown[];
+  concurrent?: boolean;
+  options?: RunOptions;
+}
+
+export interface Scenario {
+  name: string;
+  summary: string;
+  arrange(rehearsal: RollbackRehearsal): Promise<ScenarioPlan>;
+}
+
+/** Three revisions of checkout-api (1.5.0 is current and bad), its alarm firing and then recovering. */
+/** `recoversAfterReads` null: the alarm never returns to OK. */
+async function healthyCheckout(rehearsal: RollbackRehearsal, recoversAfterReads: number | null = 2) {
+  rehearsal.cluster().addDeployment({
+    namespace: CHECKOUT.namespace,
+    name: CHECKOUT.deployment,
+    revisions: CHECKOUT.images.map((image) => ({ image })),
+    replicas: 3,
+  });
+  rehearsal
+    .cluster()
+    .setRollout(CHECKOUT.namespace, CHECKOUT.deployment, { kind: 'completes-after', reads: 2 });
+  rehearsal.account.addAlarm({
+    name: CHECKOUT.alarm,
+    state: 'ALARM',
+    ...(recoversAfterReads === null ? {} : { transition: { to: 'OK', afterReads: recoversAfterReads } }),
+  });
+}
+
+const one = (rehearsal: RollbackRehearsal, alarm: string = CHECKOUT.alarm): ScenarioPlan => ({
+  events: [rehearsal.alarmEvent(alarm)],
+});
+
+export const scenarios: Scenario[] = [
+  {
+    name: 'healthy',
+    summary: 'The alarm fires, 1.5.0 is rolled back to 1.4.2, the rollout completes and the alarm recovers.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      return one(rehearsal);
+    },
+  },
+  {
+    name: 'no-recovery',
+    summary:
+      'The rollback completes but the alarm stays in ALARM through the recovery window: on-call is paged.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal, null);
+      return one(rehearsal);
+    },
+  },
+  {
+    name: 'rollout-deadline-exceeded',
+    summary: 'The rolled-back pods never become available (ProgressDeadlineExceeded): on-call is paged.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      rehearsal
+        .cluster()
+        .setRollout(CHECKOUT.namespace, CHECKOUT.deployment, { kind: 'deadline-exceeded', afterReads: 1 });
+      return one(rehearsal);
+    },
+  },
+  {
+    name: 'tag-mapped',
+    summary:
+      'An alarm not in the configuration but tagged runbooks:rollback-target rolls back payments-worker.',
+    async arrange(rehearsal) {
+      rehearsal.cluster().addDeployment({
+        namespace: 'payments',
+        name: 'payments-worker',
+        revisions: [
+          { image: 'registry.example.com/payments-worker:2.0.0' },
+          { image: 'registry.example.com/payments-worker:2.1.0' },
+        ],
+      });
+      rehearsal.cluster().setRollout('payments', 'payments-worker', { kind: 'completes-after', reads: 1 });
+      rehearsal.account.addAlarm({
+        name: 'rollback-payments-worker-latency',
+        tags: { 'runbooks:rollback-target': 'prod-eks/payments/payments-worker' },
+        transition: { to: 'OK', afterReads: 1 },
+      });
+      return one(rehearsal, 'rollback-payments-worker-latency');
+    },
+  },
+  {
+    name: 'unmapped-alarm',
+    summary: 'An alarm with a discovery prefix but no target tag: reported, nothing touched.',
+    async arrange(rehearsal) {
+      rehearsal.account.addAlarm({ name: 'rollback-orphan-alarm' });
+      return one(rehearsal, 'rollback-orphan-alarm');
+    },
+  },
+  {
+    name: 'target-not-permitted',
+    summary: 'A tag points at a namespace the runbook was not granted: reported, nothing touched.',
+    async arrange(rehearsal) {
+      rehearsal.account.addAlarm({
+        name: 'rollback-kube-system-dns',
+        tags: { 'runbooks:rollback-target': 'prod-eks/kube-system/coredns' },
+      });
+      return one(rehearsal, 'rollback-kube-system-dns');
+    },
+  },
+  {
+    name: 'deployment-missing',
+    summary: 'The mapped Deployment does not exist (renamed or deleted): reported, nothing touched.',
+    async arrange(rehearsal) {
+      rehearsal.account.addAlarm({ name: CHECKOUT.alarm });
+      return one(rehearsal);
+    },
+  },
+  {
+    name: 'paused',
+    summary: 'The Deployment is paused (someone is working on it): kubectl refuses, so does the runbook.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      rehearsal.cluster().setPaused(CHECKOUT.namespace, CHECKOUT.deployment, true);
+      return one(rehearsal);
+    },
+  },
+  {
+    name: 'no-previous-revision',
+    summary: 'The first deploy of the Deployment fails: there is nothing to roll back to.',
+    async arrange(rehearsal) {
+      rehearsal.cluster().addDeployment({
+        namespace: CHECKOUT.namespace,
+        name: CHECKOUT.deployment,
+        revisions: [{ image: CHECKOUT.images[2] }],
+      });
+      rehearsal.account.addAlarm({ name: CHECKOUT.alarm });
+      return one(rehearsal);
+    },
+  },
+  {
+    name: 'cooldown',
+    summary: 'checkout-api was rolled back 5 minutes ago; rolling back again could undo the fix.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      await rehearsal.account.seedLock(LOCK_TABLE, CHECKOUT.lockKey, {
+        lastRollbackAt: Math.floor(Date.now() / 1000) - 300,
+        lastRollbackExecution:
+          'arn:aws:states:eu-west-1:111122223333:execution:platform-runbooks-rollback:earlier',
+        lastRollbackEventId: 'an-earlier-event',
+      });
+      return one(rehearsal);
+    },
+  },
+  {
+    name: 'canary-in-progress',
+    summary: 'A canary holds the workload lock: its own analysis decides; the rollback stays out of its way.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      await rehearsal.account.seedLock(LOCK_TABLE, CHECKOUT.lockKey, {
+        holder: 'canary',
+        holderExecution:
+          'arn:aws:states:eu-west-1:111122223333:execution:platform-runbooks-canary:release-42',
+        lockExpiresAt: Math.floor(Date.now() / 1000) + 900,
+      });
+      return one(rehearsal);
+    },
+  },
+  {
+    name: 'conflict-once',
+    summary:
+      'The first PATCH meets a 409 Conflict: the runbook re-reads, re-plans and succeeds on the second try.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      rehearsal.cluster().injectFault({ method: 'PATCH', status: 409, times: 1 });
+      return one(rehearsal);
+    },
+  },
+  {
+    name: 'conflict-twice',
+    summary: 'The PATCH meets 409 Conflict twice: the runbook gives up without changing anything and pages.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      rehearsal.cluster().injectFault({ method: 'PATCH', status: 409, times: 2 });
+      return one(rehearsal);
+    },
+  },
+  {
+    name: 'kubernetes-timeout',
+    summary: 'The Kubernetes API stops answering: the runbook retries, then pages without having acted.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      rehearsal.cluster().injectFault({ method: 'GET', delayMs: 3_000, times: 20 });
+      return one(rehearsal);
+    },
+  },
+  {
+    name: 'slack-down',
+    summary:
+      'Slack answers 503 to everything: the rollback still happens and recovers; the failures are recorded.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      rehearsal.slack.respondWith(Array.from({ length: 100 }, () => ({ status: 503 })));
+      return one(rehearsal);
+    },
+  },
+  {
+    name: 'duplicate-event',
+    summary: 'EventBridge delivers the same alarm event twice, at the same moment: one rollback.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      const event = rehearsal.alarmEvent(CHECKOUT.alarm);
+      return { events: [event, event], concurrent: true };
+    },
+  },
+  {
+    name: 'duplicate-event-later',
+    summary:
+      'The same alarm event arrives again after the first run finished: nothing happens, nobody is pinged.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      const event = rehearsal.alarmEvent(CHECKOUT.alarm);
+      return { events: [event, event] };
+    },
+  },
+  {
+    name: 'two-alarms',
+    summary: 'Two alarms of checkout-api fire together (5xx rate and a tagged latency alarm): one rollback.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      rehearsal.account.addAlarm({
+        name: 'rollback-checkout-api-latency',
+        tags: { 'runbooks:rollback-target': CHECKOUT.lockKey },
+        transition: { to: 'OK', afterReads: 2 },
+      });
+      return {
+        events: [rehearsal.alarmEvent(CHECKOUT.alarm), rehearsal.alarmEvent('rollback-checkout-api-latency')],
+        concurrent: true,
+      };
+    },
+  },
+  {
+    name: 'malformed-event',
+    summary: 'An event without detail.state arrives: a clear error naming the field, no action, no page.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      const event = rehearsal.alarmEvent(CHECKOUT.alarm) as { detail: Record<string, unknown> };
+      delete event.detail.state;
+      return { events: [event] };
+    },
+  },
+  {
+    name: 'config-error',
+    summary:
+      'The prepare function was deployed with an unusable setting: it fails at start, pages, acts on nothing.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      return {
+        events: [rehearsal.alarmEvent(CHECKOUT.alarm)],
+        options: {
+          overrides: {
+            // A cold start with this environment throws before the handler runs, as in Lambda.
+            Prepare: async () => readPrepareSettings({ ...process.env, COOLDOWN_SECONDS: 'thirty minutes' }),
+          },
+        },
+      };
+    },
+  },
+];
+
+export function findScenario(name: string): Scenario {
+  const scenario = scenarios.find((candidate) => candidate.name === name);
+  if (!scenario) {
+    throw new Error(`Unknown scenario "${name}". Scenarios: ${scenarios.map((s) => s.name).join(', ')}`);
+  }
+  return scenario;
+}
+
+/** Arranges and runs one scenario on a reset rehearsal. */
+export async function runScenario(rehearsal: RollbackRehearsal, scenario: Scenario) {
+  await rehearsal.reset();
+  const plan = await scenario.arrange(rehearsal);
+  if (plan.concurrent) return Promise.all(plan.events.map((event) => rehearsal.run(event, plan.options)));
+  const results = [];
+  for (const event of plan.events) results.push(await rehearsal.run(event, plan.options));
+  return results;
+}

@@ -1,0 +1,291 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { alarmArn, arnOf, idOf, localArn, present, ref } from './helpers';
+import { asArray, exampleConfig, policyStatements, synth, type Synthesized } from './synth';
+
+/** Actions AWS defines no resource type for (or, for DescribeAlarms, that need "*" to see composite alarms). */
+const UNSCOPABLE = new Set([
+  'xray:PutTraceSegments',
+  'xray:PutTelemetryRecords',
+  'xray:GetSamplingRules',
+  'xray:GetSamplingTargets',
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
+  'cloudwatch:DescribeAlarms',
+]);
+
+describe('the runbooks permissions', () => {
+  let synthesized: Synthesized;
+  let roleIds: { kubernetes: string; notifier: string; alarmStatus: string; stateMachine: string };
+  beforeAll(() => {
+    synthesized = synth();
+    const { eksAccess, slackNotifier, rollback } = synthesized.stack;
+    roleIds = {
+      kubernetes: idOf(synthesized, eksAccess.role),
+      notifier: idOf(synthesized, slackNotifier.role),
+      alarmStatus: idOf(synthesized, rollback.alarmStatusRole),
+      stateMachine: idOf(synthesized, rollback.stateMachine.role),
+    };
+  });
+
+  /** Asserts that some policy attached to the role allows exactly these actions on exactly these resources. */
+  const expectGrant = (roleId: string, actions: string | string[], resource: unknown) =>
+    synthesized.template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [ref(roleId)],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Allow', Action: actions, Resource: resource }),
+        ]),
+      },
+    });
+
+  /** Every action the role's policies allow, flattened. */
+  const actionsOf = (roleId: string): string[] =>
+    Object.values(synthesized.template.findResources('AWS::IAM::Policy'))
+      .filter((policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([ref(roleId)]))
+      .flatMap((policy) =>
+        policy.Properties.PolicyDocument.Statement.flatMap((s: { Action: string }) => asArray(s.Action)),
+      );
+
+  it('never allows a wildcard action', () => {
+    const wildcards = policyStatements(synthesized.template).flatMap(({ policy, statement }) =>
+      asArray(statement.Action)
+        .filter((action) => action.includes('*'))
+        .map((action) => `${policy}: ${action}`),
+    );
+    expect(wildcards).toEqual([]);
+  });
+
+  it('uses Resource "*" only for actions that cannot be scoped', () => {
+    const unscoped = policyStatements(synthesized.template)
+      .filter(({ statement }) => asArray(statement.Resource).includes('*'))
+      .flatMap(({ statement }) => asArray(statement.Action))
+      .filter((action) => !UNSCOPABLE.has(action));
+    expect(unscoped).toEqual([]);
+  });
+
+  it('uses no AWS managed policy', () => {
+    synthesized.template.allResourcesProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent() });
+  });
+
+  describe('the shared Kubernetes role (prepare, undo, rollout status)', () => {
+    it('describes exactly the configured clusters', () => {
+      expectGrant(roleIds.kubernetes, 'eks:DescribeCluster', localArn('eks', 'cluster/prod-eks'));
+    });
+
+    it('reads and updates items of the lock table only', () => {
+      expectGrant(
+        roleIds.kubernetes,
+        ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        arnOf(idOf(synthesized, synthesized.stack.lockTable.table)),
+      );
+    });
+
+    it('reads the tags of the mapped alarms and of the alarms named with a discovery prefix', () => {
+      expectGrant(roleIds.kubernetes, 'cloudwatch:ListTagsForResource', [
+        alarmArn('checkout-api-5xx-rate'),
+        alarmArn('payments-worker-error-rate'),
+        alarmArn('rollback-*'),
+      ]);
+    });
+
+    it('writes to the log group of each of its functions', () => {
+      const { rollback } = synthesized.stack;
+      for (const fn of [rollback.prepareFunction, rollback.undoFunction, rollback.rolloutStatusFunction]) {
+        expectGrant(
+          roleIds.kubernetes,
+          ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          arnOf(idOf(synthesized, fn.logGroup)),
+        );
+      }
+    });
+
+    it('can do nothing else', () => {
+      expect(new Set(actionsOf(roleIds.kubernetes))).toEqual(
+        new Set([
+          'xray:PutTraceSegments',
+          'xray:PutTelemetryRecords',
+          'eks:DescribeCluster',
+          'logs:CreateLogStream',
+          'logs:PutLogEvents',
+          'dynamodb:GetItem',
+          'dynamodb:UpdateItem',
+          'cloudwatch:ListTagsForResource',
+        ]),
+      );
+    });
+  });
+
+  describe('the alarm-status function', () => {
+    it('runs as its own role, which only reads alarms, writes its logs and traces', () => {
+      synthesized.template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'rollback-alarm-status' }) },
+        Role: arnOf(roleIds.alarmStatus),
+      });
+      expectGrant(roleIds.alarmStatus, 'cloudwatch:DescribeAlarms', '*');
+      expect(new Set(actionsOf(roleIds.alarmStatus))).toEqual(
+        new Set([
+          'cloudwatch:DescribeAlarms',
+          'xray:PutTraceSegments',
+          'xray:PutTelemetryRecords',
+          'logs:CreateLogStream',
+          'logs:PutLogEvents',
+        ]),
+      );
+    });
+  });
+
+  describe('the Slack notifier', () => {
+    it('reads the webhook secret, matched by name and its six-character suffix', () => {
+      expectGrant(
+        roleIds.notifier,
+        'secretsmanager:GetSecretValue',
+        localArn('secretsmanager', 'secret:platform-runbooks/slack-webhook-??????'),
+      );
+      expect(new Set(actionsOf(roleIds.notifier))).toEqual(
+        new Set([
+          'secretsmanager:GetSecretValue',
+          'xray:PutTraceSegments',
+          'xray:PutTelemetryRecords',
+          'logs:CreateLogStream',
+          'logs:PutLogEvents',
+        ]),
+      );
+    });
+  });
+
+  describe('the state machine', () => {
+    it('invokes its five functions, and their versions and aliases', () => {
+      const { rollback, slackNotifier } = synthesized.stack;
+      const functions = [
+        rollback.prepareFunction,
+        rollback.undoFunction,
+        rollback.rolloutStatusFunction,
+        rollback.alarmStatusFunction,
+        slackNotifier.fn,
+      ];
+      expectGrant(
+        roleIds.stateMachine,
+        'lambda:InvokeFunction',
+        functions.flatMap((fn) => {
+          const arn = arnOf(idOf(synthesized, fn));
+          return [arn, { 'Fn::Join': ['', [arn, ':*']] }];
+        }),
+      );
+    });
+
+    it('publishes lifecycle events to the runbooks bus only', () => {
+      expectGrant(
+        roleIds.stateMachine,
+        'events:PutEvents',
+        arnOf(idOf(synthesized, synthesized.stack.eventBus.bus)),
+      );
+    });
+
+    it('pages through the on-call topic, with its key', () => {
+      const { onCall } = synthesized.stack;
+      expectGrant(roleIds.stateMachine, 'sns:Publish', ref(idOf(synthesized, onCall.topic)));
+      expectGrant(
+        roleIds.stateMachine,
+        ['kms:GenerateDataKey', 'kms:Decrypt'],
+        arnOf(idOf(synthesized, present(onCall.key, 'the on-call topic key'))),
+      );
+    });
+
+    it('releases the lock in the lock table', () => {
+      expectGrant(
+        roleIds.stateMachine,
+        'dynamodb:UpdateItem',
+        arnOf(idOf(synthesized, synthesized.stack.lockTable.table)),
+      );
+    });
+
+    it('can do nothing else but deliver its logs and traces', () => {
+      const own = actionsOf(roleIds.stateMachine).filter((action) => !UNSCOPABLE.has(action));
+      expect(new Set(own)).toEqual(
+        new Set([
+          'lambda:InvokeFunction',
+          'events:PutEvents',
+          'sns:Publish',
+          'kms:GenerateDataKey',
+          'kms:Decrypt',
+          'dynamodb:UpdateItem',
+        ]),
+      );
+      expect(actionsOf(roleIds.stateMachine)).not.toContain('cloudwatch:DescribeAlarms');
+    });
+
+    it('is started by EventBridge through a role that may only start it', () => {
+      const { rollback } = synthesized.stack;
+      const rule = synthesized.template.findResources('AWS::Events::Rule')[idOf(synthesized, rollback.rule)];
+      const [target] = present(rule, 'the alarm rule').Properties.Targets as {
+        RoleArn: { 'Fn::GetAtt': [string, string] };
+      }[];
+      const eventsRoleId = present(target, 'the rule target').RoleArn['Fn::GetAtt'][0];
+      expectGrant(eventsRoleId, 'states:StartExecution', ref(idOf(synthesized, rollback.stateMachine)));
+      expect(actionsOf(eventsRoleId)).toEqual(['states:StartExecution']);
+    });
+  });
+
+  describe('with an existing on-call topic', () => {
+    const topicArn = 'arn:aws:sns:eu-west-1:123456789012:pagerduty-platform';
+    let existing: Synthesized;
+    beforeAll(() => {
+      const raw = exampleConfig();
+      raw.onCall = { existingTopicArn: topicArn };
+      existing = synth(raw);
+    });
+
+    it('publishes to that topic and needs no key', () => {
+      const smRole = idOf(existing, existing.stack.rollback.stateMachine.role);
+      existing.template.hasResourceProperties('AWS::IAM::Policy', {
+        Roles: [ref(smRole)],
+        PolicyDocument: {
+          Statement: Match.arrayWith([Match.objectLike({ Action: 'sns:Publish', Resource: topicArn })]),
+        },
+      });
+      existing.template.resourceCountIs('AWS::SNS::Topic', 0);
+      existing.template.resourceCountIs('AWS::KMS::Key', 0);
+      const kms = policyStatements(existing.template).filter(({ statement }) =>
+        asArray(statement.Action).some((action) => action.startsWith('kms:')),
+      );
+      expect(kms).toEqual([]);
+    });
+  });
+
+  describe('in a stack with an account and a region', () => {
+    it('names the alarms in that account and region', () => {
+      const raw = exampleConfig();
+      Object.assign(raw, { account: '123456789012', region: 'eu-west-1' });
+      const pinned = synth(raw);
+      pinned.template.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Action: 'cloudwatch:ListTagsForResource',
+              Resource: Match.arrayWith([
+                {
+                  'Fn::Join': [
+                    '',
+                    [
+                      'arn:',
+                      { Ref: 'AWS::Partition' },
+                      ':cloudwatch:eu-west-1:123456789012:alarm:rollback-*',
+                    ],
+                  ],
+                },
+              ]),
+            }),
+          ]),
+        },
+      });
+      expect(pinned.findings).toEqual([]);
+    });
+  });
+});

@@ -1,0 +1,126 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { RunbookFunction } from '../../lib/runbook-function';
+import { synth, type Synthesized } from './synth';
+
+describe('every runbook Lambda', () => {
+  let synthesized: Synthesized;
+  beforeAll(() => {
+    synthesized = synth();
+  });
+
+  it('runs Node.js 22 on arm64 with active tracing, 256 MB and 30 s', () => {
+    synthesized.template.resourceCountIs('AWS::Lambda::Function', 5);
+    synthesized.template.allResourcesProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      TracingConfig: { Mode: 'Active' },
+      MemorySize: 256,
+      Timeout: 30,
+    });
+  });
+
+  it('names its Powertools service, logs at INFO and maps stack traces to the sources', () => {
+    synthesized.template.allResourcesProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_SERVICE_NAME: Match.stringLikeRegexp('^(notify-slack|rollback-[a-z-]+)$'),
+          POWERTOOLS_LOG_LEVEL: 'INFO',
+          NODE_OPTIONS: '--enable-source-maps',
+        }),
+      },
+    });
+  });
+
+  it('logs to its own log group, kept one month and deleted with the stack', () => {
+    const logGroups = synthesized.template.findResources('AWS::Logs::LogGroup');
+    const functions = Object.values(synthesized.template.findResources('AWS::Lambda::Function'));
+    for (const fn of functions) {
+      const logGroupId = (fn.Properties.LoggingConfig.LogGroup as { Ref: string }).Ref;
+      expect(logGroups[logGroupId]).toMatchObject({
+        Properties: { RetentionInDays: 30 },
+        DeletionPolicy: 'Delete',
+        UpdateReplacePolicy: 'Delete',
+      });
+    }
+  });
+
+  it('gets the settings its handler reads', () => {
+    synthesized.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_SERVICE_NAME: 'notify-slack',
+          WEBHOOK_SECRET_ID: 'platform-runbooks/slack-webhook',
+          ENVIRONMENT_NAME: 'prod',
+          DASHBOARD_URL: 'https://grafana.example.com/d/platform-runbooks',
+        }),
+      },
+    });
+    synthesized.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_SERVICE_NAME: 'rollback-prepare',
+          ROLLBACK_TARGETS: Match.serializedJson([
+            {
+              alarmName: 'checkout-api-5xx-rate',
+              cluster: 'prod-eks',
+              namespace: 'checkout',
+              deployment: 'checkout-api',
+            },
+            {
+              alarmName: 'payments-worker-error-rate',
+              cluster: 'prod-eks',
+              namespace: 'payments',
+              deployment: 'payments-worker',
+            },
+          ]),
+          TAG_DISCOVERY_PREFIXES: '["rollback-"]',
+          COOLDOWN_SECONDS: '1800',
+          LOCK_TABLE_NAME: { Ref: Match.anyValue() },
+          ENVIRONMENT_NAME: 'prod',
+        }),
+      },
+    });
+    synthesized.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_SERVICE_NAME: 'rollback-undo',
+          LOCK_TABLE_NAME: { Ref: Match.anyValue() },
+        }),
+      },
+    });
+  });
+});
+
+describe('a RunbookFunction bundle', () => {
+  it('is built by the local esbuild as minified ESM (index.mjs) with a require shim and a source map', () => {
+    const app = new App();
+    const stack = new Stack(app, 'BundlingTest');
+    const role = new Role(stack, 'Role', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
+    new RunbookFunction(stack, 'Hello', {
+      entry: 'test/infrastructure/fixtures/hello-handler.ts',
+      serviceName: 'hello',
+      role,
+    });
+    const assembly = app.synth();
+    const bundles = readdirSync(assembly.directory)
+      .filter((name) => name.startsWith('asset.'))
+      .map((name) => join(assembly.directory, name))
+      .filter((dir) => existsSync(join(dir, 'index.mjs')));
+    expect(bundles).toHaveLength(1);
+    const [bundle] = bundles as [string];
+    const code = readFileSync(join(bundle, 'index.mjs'), 'utf8');
+    expect(
+      code.startsWith(
+        "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+      ),
+    ).toBe(true);
+    expect(code).toMatch(/export\s*\{/);
+    expect(code.split('\n').length).toBeLessThan(10);
+    expect(existsSync(join(bundle, 'index.mjs.map'))).toBe(true);
+  });
+});

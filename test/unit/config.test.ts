@@ -1,0 +1,126 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { ConfigError, loadConfig, parseConfig } from '../../lib/config/load';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const examplePath = join(repoRoot, 'lib/config/example.yaml');
+interface RawConfig {
+  [key: string]: unknown;
+  rollback: { targets: Record<string, unknown>[] };
+}
+/** The example as raw YAML data, a fresh copy for each test to break. */
+const example = (): RawConfig => parse(readFileSync(examplePath, 'utf8')) as RawConfig;
+/** The raw target at `index`, which the example has. */
+function target(raw: RawConfig, index: number): Record<string, unknown> {
+  const found = raw.rollback.targets[index];
+  if (!found) throw new Error(`the example has no rollback.targets[${index}]`);
+  return found;
+}
+
+/** The ConfigError message for a raw configuration, or fails the test. */
+function errorFor(raw: unknown): string {
+  try {
+    parseConfig(raw, 'test.yaml');
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('the configuration was accepted');
+}
+
+describe('the configuration', () => {
+  it('accepts the example, with defaults filled in', () => {
+    const config = loadConfig(examplePath);
+    expect(config.environment).toBe('prod');
+    expect(config.eksClusters).toEqual([{ name: 'prod-eks', namespaces: ['checkout', 'payments'] }]);
+    expect(config.rollback.targets).toHaveLength(2);
+    expect(config.rollback.tagDiscoveryAlarmPrefixes).toEqual(['rollback-']);
+    expect(config.onCall.existingTopicArn).toBeUndefined();
+  });
+
+  it('names an unknown key and where it is', () => {
+    const raw = example();
+    target(raw, 0).team = 'checkout';
+    expect(errorFor(raw)).toMatch(/rollback\.targets\[0\]: .*team/);
+  });
+
+  it('names an alarm target whose cluster is not configured', () => {
+    const raw = example();
+    target(raw, 0).cluster = 'staging-eks';
+    expect(errorFor(raw)).toMatch(
+      /rollback\.targets\[0\]\.cluster: cluster "staging-eks" is not listed in eksClusters/,
+    );
+  });
+
+  it('names an alarm target in a namespace the runbooks have no access to', () => {
+    const raw = example();
+    target(raw, 1).namespace = 'search';
+    expect(errorFor(raw)).toMatch(
+      /rollback\.targets\[1\]\.namespace: namespace "search" is not in eksClusters/,
+    );
+  });
+
+  it('names an alarm mapped twice', () => {
+    const raw = example();
+    target(raw, 1).alarmName = target(raw, 0).alarmName;
+    expect(errorFor(raw)).toMatch(
+      /rollback\.targets\[1\]\.alarmName: alarm "checkout-api-5xx-rate" is mapped twice/,
+    );
+  });
+
+  it('names a malformed account id', () => {
+    const raw = example();
+    raw.account = '1234';
+    expect(errorFor(raw)).toMatch(/account: must be a 12-digit AWS account id/);
+  });
+
+  it('names the file it could not read', () => {
+    expect(() => loadConfig(join(tmpdir(), 'no-such-runbooks-config.yaml'))).toThrow(
+      /Cannot read configuration file .*no-such-runbooks-config\.yaml/,
+    );
+  });
+});
+
+describe('bin/app.ts with a bad configuration', () => {
+  it('prints the field at fault and exits non-zero, without a stack trace', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runbooks-config-'));
+    const raw = example();
+    raw.account = '1234';
+    const configPath = join(dir, 'bad.yaml');
+    writeFileSync(configPath, stringify(raw));
+
+    // The CDK CLI hands `-c` context to the app through CDK_CONTEXT_JSON.
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        CDK_CONTEXT_JSON: JSON.stringify({ config: configPath }),
+        CDK_OUTDIR: join(dir, 'cdk.out'),
+      },
+      timeout: 60_000,
+    });
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`Invalid configuration in ${configPath}`);
+    expect(run.stderr).toContain('account: must be a 12-digit AWS account id');
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('says how to give one when none is given', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runbooks-config-'));
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      env: { ...process.env, CDK_CONTEXT_JSON: '{}', CDK_OUTDIR: join(dir, 'cdk.out') },
+      timeout: 60_000,
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('-c config=<file>');
+  });
+});

@@ -1,0 +1,221 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCK_TABLE, RollbackRehearsal, type RehearsalResult } from '../harness/rollback-rehearsal';
+import { CHECKOUT, findScenario, runScenario } from '../harness/rollback-scenarios';
+
+let rehearsal: RollbackRehearsal;
+
+beforeAll(async () => {
+  rehearsal = await RollbackRehearsal.start();
+});
+afterAll(async () => {
+  await rehearsal?.close();
+});
+
+const run = async (name: string): Promise<RehearsalResult[]> => runScenario(rehearsal, findScenario(name));
+const only = async (name: string): Promise<RehearsalResult> => {
+  const [result, ...rest] = await run(name);
+  expect(rest).toHaveLength(0);
+  return result as RehearsalResult;
+};
+
+const checkoutImage = () =>
+  rehearsal.cluster().getDeployment(CHECKOUT.namespace, CHECKOUT.deployment)?.spec.template.spec
+    ?.containers?.[0]?.image;
+const patches = (status?: number) =>
+  rehearsal
+    .cluster()
+    .requests.filter(
+      (request) => request.method === 'PATCH' && (status === undefined || request.status === status),
+    );
+const eventTypes = () => rehearsal.account.events.map((event) => event.detailType);
+const slackTexts = () => rehearsal.slack.messages.map((message) => JSON.stringify(message.body));
+const lock = () => rehearsal.account.readLock(CHECKOUT.lockKey, LOCK_TABLE);
+
+describe('the rollback runbook', () => {
+  it('rolls a bad release back to the previous revision, waits for the rollout and sees the alarm recover', async () => {
+    const result = await only('healthy');
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.states).toContain('Succeeded');
+    expect(checkoutImage()).toBe(CHECKOUT.images[1]);
+    expect(patches(200)).toHaveLength(1);
+    expect(eventTypes()).toEqual(['RunbookStarted', 'RollbackPerformed', 'RunbookSucceeded']);
+    const performed = rehearsal.account.events.find((event) => event.detailType === 'RollbackPerformed');
+    expect(performed?.detail).toMatchObject({
+      cluster: CHECKOUT.cluster,
+      namespace: CHECKOUT.namespace,
+      deployment: CHECKOUT.deployment,
+      fromRevision: 3,
+      toRevision: 2,
+      fromImages: [CHECKOUT.images[2]],
+      toImages: [CHECKOUT.images[1]],
+      alarmName: CHECKOUT.alarm,
+    });
+    expect(rehearsal.slack.messages).toHaveLength(2);
+    expect(rehearsal.account.pages).toHaveLength(0);
+    const item = await lock();
+    expect(item?.holder).toBeUndefined();
+    expect(Number(item?.lastRollbackAt)).toBeGreaterThan(Date.now() / 1000 - 60);
+  });
+
+  it('invokes at most two Lambda functions before the PATCH reaches the API server', async () => {
+    const [result] = await run('healthy');
+    const patchAt = (patches(200)[0]?.at ?? Number.NaN) - (result?.startedAt ?? 0);
+    const before = result?.lambdaInvocations.filter((call) => call.at < patchAt) ?? [];
+    expect(before.map((call) => call.name)).toEqual(['rollback-prepare', 'rollback-undo']);
+  });
+
+  it('maps an alarm by its runbooks:rollback-target tag', async () => {
+    const result = await only('tag-mapped');
+    expect(result.status).toBe('SUCCEEDED');
+    const worker = rehearsal.cluster().getDeployment('payments', 'payments-worker');
+    expect(worker?.spec.template.spec?.containers?.[0]?.image).toBe(
+      'registry.example.com/payments-worker:2.0.0',
+    );
+  });
+
+  it('pages on-call when the alarm does not recover within the window, after having rolled back', async () => {
+    const result = await only('no-recovery');
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('RollbackEscalated');
+    expect(result.states).toContain('NotRecovered');
+    expect(checkoutImage()).toBe(CHECKOUT.images[1]);
+    expect(rehearsal.account.pages).toHaveLength(1);
+    expect(rehearsal.account.pages[0]?.message).toMatchObject({
+      version: '1.0',
+      source: 'custom',
+      content: { title: expect.stringContaining('checkout/checkout-api') },
+    });
+    expect(eventTypes()).toContain('RunbookFailed');
+    expect(slackTexts().some((text) => text.includes('NotRecovered'))).toBe(true);
+    expect((await lock())?.holder).toBeUndefined();
+  });
+
+  it('pages on-call when the rolled-back pods exceed their progress deadline', async () => {
+    const result = await only('rollout-deadline-exceeded');
+    expect(result.error?.name).toBe('RollbackEscalated');
+    expect(result.states).toContain('RolloutFailed');
+    expect(rehearsal.account.pages).toHaveLength(1);
+    const failed = rehearsal.account.events.find((event) => event.detailType === 'RunbookFailed');
+    expect(failed?.detail).toMatchObject({ failure: { error: 'RolloutFailed', performed: 'yes' } });
+  });
+
+  describe('guards: each is reported and none acts', () => {
+    it.each([
+      ['unmapped-alarm', 'unmapped-alarm'],
+      ['target-not-permitted', 'target-not-permitted'],
+      ['deployment-missing', 'deployment-missing'],
+      ['paused', 'deployment-paused'],
+      ['no-previous-revision', 'no-previous-revision'],
+      ['cooldown', 'cooldown'],
+      ['canary-in-progress', 'canary-in-progress'],
+    ])('%s ends as a skip with reason %s', async (scenario, reason) => {
+      const result = await only(scenario);
+
+      expect(result.status).toBe('SUCCEEDED');
+      expect(result.states).toContain('Skipped');
+      expect(patches()).toHaveLength(0);
+      expect(rehearsal.account.pages).toHaveLength(0);
+      expect(eventTypes()).toEqual(['RunbookSkipped']);
+      expect(rehearsal.account.events[0]?.detail).toMatchObject({ decision: 'skip', reason });
+      expect(rehearsal.slack.messages).toHaveLength(1);
+      expect(slackTexts()[0]).toMatch(/skipped|not rolled back/i);
+    });
+
+    it('leaves the canary its lock', async () => {
+      await only('canary-in-progress');
+      expect((await lock())?.holder).toBe('canary');
+    });
+
+    it('releases the lock it took when a guard stops it after locking', async () => {
+      await only('paused');
+      expect((await lock())?.holder).toBeUndefined();
+    });
+  });
+
+  it('re-reads and retries once when the PATCH meets a 409 Conflict', async () => {
+    const result = await only('conflict-once');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(patches().map((request) => request.status)).toEqual([409, 200]);
+    expect(checkoutImage()).toBe(CHECKOUT.images[1]);
+  });
+
+  it('gives up after a second 409, changes nothing and pages', async () => {
+    const result = await only('conflict-twice');
+    expect(result.error?.name).toBe('RollbackEscalated');
+    expect(result.states).toContain('UndoFailed');
+    expect(patches(200)).toHaveLength(0);
+    expect(checkoutImage()).toBe(CHECKOUT.images[2]);
+    expect(rehearsal.account.pages).toHaveLength(1);
+    const failed = rehearsal.account.events.find((event) => event.detailType === 'RunbookFailed');
+    expect(failed?.detail).toMatchObject({ failure: { error: 'RollbackConflict' } });
+    expect((await lock())?.holder).toBeUndefined();
+  });
+
+  it('pages without acting when the Kubernetes API times out', async () => {
+    const result = await only('kubernetes-timeout');
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('RollbackNotStarted');
+    expect(result.timeline.some((entry) => entry.text === '↻ retry Prepare')).toBe(true);
+    expect(patches()).toHaveLength(0);
+    expect(rehearsal.account.pages).toHaveLength(1);
+    expect((await lock())?.holder).toBeUndefined();
+  });
+
+  it('still rolls back and verifies recovery when Slack is down', async () => {
+    const result = await only('slack-down');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(checkoutImage()).toBe(CHECKOUT.images[1]);
+    expect(rehearsal.slack.requests.length).toBeGreaterThan(0);
+    expect(rehearsal.slack.requests.every((request) => request.status === 503)).toBe(true);
+    expect(eventTypes()).toContain('RunbookSucceeded');
+  });
+
+  it('rolls back once when the same event is delivered twice at the same moment', async () => {
+    const results = await run('duplicate-event');
+    expect(results.map((result) => result.status)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    expect(patches(200)).toHaveLength(1);
+    expect(checkoutImage()).toBe(CHECKOUT.images[1]);
+    const skipped = results.filter((result) => result.states.includes('Skipped'));
+    expect(skipped).toHaveLength(1);
+    expect(
+      rehearsal.account.events.filter((e) => e.detailType === 'RunbookSkipped')[0]?.detail,
+    ).toMatchObject({
+      reason: 'duplicate-event',
+      quiet: true,
+    });
+  });
+
+  it('stays quiet when the same event arrives again after the run finished', async () => {
+    const results = await run('duplicate-event-later');
+    expect(results[1]?.states).toContain('Skipped');
+    expect(patches(200)).toHaveLength(1);
+    expect(rehearsal.slack.messages).toHaveLength(2);
+  });
+
+  it('rolls back once when two alarms of one workload fire together', async () => {
+    const results = await run('two-alarms');
+    expect(patches(200)).toHaveLength(1);
+    const skipped = rehearsal.account.events.filter((event) => event.detailType === 'RunbookSkipped');
+    expect(skipped).toHaveLength(1);
+    expect(skipped[0]?.detail).toMatchObject({ reason: 'rollback-in-progress' });
+    expect(results.filter((result) => result.states.includes('Succeeded'))).toHaveLength(1);
+  });
+
+  it('rejects a malformed event with an error that names the field, and acts on nothing', async () => {
+    const result = await only('malformed-event');
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('InvalidAlarmEvent');
+    expect(rehearsal.cluster().requests).toHaveLength(0);
+    expect(await lock()).toBeUndefined();
+    expect(slackTexts()[0]).toContain('detail.state');
+  });
+
+  it('pages without acting when the prepare function was deployed with an unusable setting', async () => {
+    const result = await only('config-error');
+    expect(result.error?.name).toBe('RollbackNotStarted');
+    expect(rehearsal.cluster().requests).toHaveLength(0);
+    expect(rehearsal.account.pages).toHaveLength(1);
+    expect(slackTexts()[0]).toContain('COOLDOWN_SECONDS');
+  });
+});
