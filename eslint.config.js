@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', 'coverage/'] },
+  { ignores: ['node_modules/', 'cdk.out/', 'coverage/', '.bench/'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   prettier,

@@ -225,7 +225,7 @@ export class RollbackRunbook extends Construct {
         EventBusName: props.eventBus.eventBusName,
         OnCallTopicArn: props.onCallTopic.topicArn,
         // EnvironmentName, RolloutPollSeconds, RolloutMaxPolls, RecoveryPollSeconds, RecoveryMaxPolls,
-        // RecoveryWindowMinutes, CooldownSeconds
+        // RecoveryWindowMinutes, CooldownMinutes
         ...runtime.substitutions,
       },
       tracingEnabled: true,

@@ -1,4 +1,4 @@
-import { Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -40,6 +40,8 @@ export class SlackNotifier extends Construct {
       serviceName: 'notify-slack',
       description: 'Posts runbook milestones to Slack',
       role: this.role,
+      // Slack's retries may take 4 attempts × 5 s + 8 s of backoff (lambdas/notify/slack-webhook.ts): room for them.
+      timeout: Duration.seconds(40),
       environment: {
         WEBHOOK_SECRET_ID: props.webhookSecretName,
         ENVIRONMENT_NAME: props.environment,

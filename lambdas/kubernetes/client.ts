@@ -1,7 +1,7 @@
 // A thin client by hand instead of @kubernetes/client-node: ~1.6 MB bundled vs a few KB for the three calls we make.
 import { Agent, request as httpsRequest } from 'node:https';
 import type { IncomingMessage } from 'node:http';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { parseOrThrow } from '../shared/errors';
 import {
   KubernetesApiError,
@@ -52,7 +52,7 @@ const UNAVAILABLE_CODES = new Set([
   'ECONNABORTED',
 ]);
 
-const statusSchema = z.object({ message: z.string().optional(), reason: z.string().optional() });
+const statusSchema = z.object({ message: z.optional(z.string()), reason: z.optional(z.string()) });
 
 /** Resets of a reused keep-alive socket: the server had closed it while it sat idle in the pool. */
 const staleResets = new WeakSet<Error>();
@@ -212,14 +212,15 @@ function statusError(method: string, path: string, answer: Answer): Error {
   // A failed JSON Patch `test` op; json-patch wrote "Testing value", newer releases "testing value".
   if (status === 422 && /testing value/i.test(message)) return new KubernetesConflict(text);
   if (status === 401 || status === 403) return new KubernetesForbidden(text);
-  if (status >= 500) return new KubernetesUnavailable(text);
+  // 429: API Priority and Fairness shedding load; like a 5xx, worth a retry later, not a failure of the request.
+  if (status >= 500 || status === 429) return new KubernetesUnavailable(text);
   return new KubernetesApiError(text, status);
 }
 
 /** The Status object's message, if the body is one (a load balancer may answer HTML instead). */
 function statusMessage(answer: Answer): string {
   try {
-    const status = statusSchema.safeParse(JSON.parse(answer.body));
+    const status = z.safeParse(statusSchema, JSON.parse(answer.body));
     if (status.success) return status.data.message ?? status.data.reason ?? '';
   } catch {
     // not JSON: the status code has to speak for itself

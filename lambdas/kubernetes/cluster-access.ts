@@ -1,5 +1,5 @@
 import { DescribeClusterCommand, type EKSClient } from '@aws-sdk/client-eks';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { parseOrThrow } from '../shared/errors';
 import { createKubernetesClient, type KubernetesClient } from './client';
 import { createEksToken, type EksToken } from './token';
@@ -37,8 +37,8 @@ const USABLE_STATUSES = new Set(['ACTIVE', 'UPDATING']);
 const describeClusterSchema = z.object({
   cluster: z.object({
     status: z.string(),
-    endpoint: z.string().optional(),
-    certificateAuthority: z.object({ data: z.string().optional() }).optional(),
+    endpoint: z.optional(z.string()),
+    certificateAuthority: z.optional(z.object({ data: z.optional(z.string()) })),
   }),
 });
 

@@ -1,30 +1,31 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 // The subset of apps/v1 we read. Objects strip unknown fields, except the pod template, which is copied from a
 // ReplicaSet into the Deployment and must round-trip whole (volumes, probes, affinity, ...).
 
 const stringMap = z.record(z.string(), z.string());
+const optionalMap = z.optional(stringMap);
 
 export const labelSelectorSchema = z.object({
-  matchLabels: stringMap.optional(),
-  matchExpressions: z
-    .array(
+  matchLabels: optionalMap,
+  matchExpressions: z.optional(
+    z.array(
       z.object({
         key: z.string(),
         operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
-        values: z.array(z.string()).optional(),
+        values: z.optional(z.array(z.string())),
       }),
-    )
-    .optional(),
+    ),
+  ),
 });
-export type LabelSelector = z.infer<typeof labelSelectorSchema>;
+export type LabelSelector = z.output<typeof labelSelectorSchema>;
 
 export const ownerReferenceSchema = z.object({
   apiVersion: z.string(),
   kind: z.string(),
   name: z.string(),
   uid: z.string(),
-  controller: z.boolean().optional(),
+  controller: z.optional(z.boolean()),
 });
 
 export const objectMetaSchema = z.object({
@@ -32,30 +33,30 @@ export const objectMetaSchema = z.object({
   namespace: z.string(),
   uid: z.string(),
   resourceVersion: z.string(),
-  generation: z.number().int().optional(),
-  labels: stringMap.optional(),
-  annotations: stringMap.optional(),
-  ownerReferences: z.array(ownerReferenceSchema).optional(),
+  generation: z.optional(z.int()),
+  labels: optionalMap,
+  annotations: optionalMap,
+  ownerReferences: z.optional(z.array(ownerReferenceSchema)),
 });
-export type ObjectMeta = z.infer<typeof objectMetaSchema>;
+export type ObjectMeta = z.output<typeof objectMetaSchema>;
 
 export const podTemplateSchema = z.looseObject({
-  metadata: z.looseObject({ labels: stringMap.optional(), annotations: stringMap.optional() }).optional(),
+  metadata: z.optional(z.looseObject({ labels: optionalMap, annotations: optionalMap })),
   spec: z.looseObject({
-    containers: z.array(z.looseObject({ name: z.string(), image: z.string() })).min(1),
+    containers: z.array(z.looseObject({ name: z.string(), image: z.string() })).check(z.minLength(1)),
   }),
 });
-export type PodTemplate = z.infer<typeof podTemplateSchema>;
+export type PodTemplate = z.output<typeof podTemplateSchema>;
 
 export const deploymentConditionSchema = z.object({
   type: z.string(),
   status: z.string(),
-  reason: z.string().optional(),
-  message: z.string().optional(),
+  reason: z.optional(z.string()),
+  message: z.optional(z.string()),
 });
 
 // Status counters are omitted by the server when zero.
-const count = z.number().int().optional();
+const count = z.optional(z.int());
 
 export const deploymentSchema = z.object({
   metadata: objectMetaSchema,
@@ -63,23 +64,23 @@ export const deploymentSchema = z.object({
     replicas: count,
     selector: labelSelectorSchema,
     template: podTemplateSchema,
-    paused: z.boolean().optional(),
+    paused: z.optional(z.boolean()),
     revisionHistoryLimit: count,
     progressDeadlineSeconds: count,
   }),
-  status: z
-    .object({
+  status: z.optional(
+    z.object({
       observedGeneration: count,
       replicas: count,
       updatedReplicas: count,
       readyReplicas: count,
       availableReplicas: count,
       unavailableReplicas: count,
-      conditions: z.array(deploymentConditionSchema).optional(),
-    })
-    .optional(),
+      conditions: z.optional(z.array(deploymentConditionSchema)),
+    }),
+  ),
 });
-export type Deployment = z.infer<typeof deploymentSchema>;
+export type Deployment = z.output<typeof deploymentSchema>;
 
 export const replicaSetSchema = z.object({
   metadata: objectMetaSchema,
@@ -88,22 +89,22 @@ export const replicaSetSchema = z.object({
     selector: labelSelectorSchema,
     template: podTemplateSchema,
   }),
-  status: z
-    .object({
+  status: z.optional(
+    z.object({
       observedGeneration: count,
       replicas: count,
       readyReplicas: count,
       availableReplicas: count,
-    })
-    .optional(),
+    }),
+  ),
 });
-export type ReplicaSet = z.infer<typeof replicaSetSchema>;
+export type ReplicaSet = z.output<typeof replicaSetSchema>;
 
 export const replicaSetListSchema = z.object({
-  metadata: z.object({ resourceVersion: z.string().optional(), continue: z.string().optional() }),
+  metadata: z.object({ resourceVersion: z.optional(z.string()), continue: z.optional(z.string()) }),
   items: z.array(replicaSetSchema),
 });
-export type ReplicaSetList = z.infer<typeof replicaSetListSchema>;
+export type ReplicaSetList = z.output<typeof replicaSetListSchema>;
 
 /** RFC 6902 operations, as far as we send them. */
 export type JsonPatchOperation =

@@ -191,6 +191,24 @@ function reasonInWords(reason: string, report: RunbookReport): string {
       return 'the Deployment is paused: someone is already working on it';
     case 'unmapped-alarm':
       return 'the alarm is not mapped to any workload';
+    case 'invalid-target-tag':
+      return 'the alarm\'s runbooks:rollback-target tag is not "cluster/namespace/deployment"';
+    case 'target-not-permitted':
+      return 'the runbook has no access to that namespace (eksClusters in the configuration)';
+    case 'deployment-missing':
+      return 'the Deployment does not exist';
+    case 'no-previous-revision':
+      return 'there is no earlier revision to roll back to';
+    case 'revision-not-found':
+      return 'the configured revision is no longer in the rollout history';
+    case 'already-at-revision':
+      return 'the Deployment already runs the revision it would roll back to';
+    case 'deployment-changed':
+      return 'the Deployment was deployed again while the rollback was being prepared; that deploy was left alone';
+    case 'canary-in-progress':
+      return 'a canary is in progress on this workload; its analysis decides';
+    case 'rollback-in-progress':
+      return 'another alarm already started a rollback of this workload';
     default:
       return code(reason);
   }

@@ -29,7 +29,8 @@ export interface ReadyRollbackPlan {
   fromImages: string[];
   toImages: string[];
   /** The Deployment as read; the patch's `test` op makes the PATCH fail if it changed since. */
-  resourceVersion: string;
+  /** The Deployment's metadata.generation the patch is guarded by. */
+  generation: number;
   patch: JsonPatchOperation[];
 }
 
@@ -114,9 +115,11 @@ export function planRollback(
     toRevision: target.revision,
     fromImages: imagesOf(deployment.spec.template),
     toImages: imagesOf(templateToRestore),
-    resourceVersion: deployment.metadata.resourceVersion,
+    generation: deployment.metadata.generation ?? 0,
     patch: [
-      { op: 'test', path: '/metadata/resourceVersion', value: deployment.metadata.resourceVersion },
+      // generation, not resourceVersion: the controller's status writes bump resourceVersion all through a
+      // rollout and would make every undo of a progressing Deployment conflict; only spec changes bump generation.
+      { op: 'test', path: '/metadata/generation', value: deployment.metadata.generation ?? 0 },
       { op: 'replace', path: '/spec/template', value: templateToRestore },
       { op: 'replace', path: '/metadata/annotations', value: annotations },
     ],
@@ -144,7 +147,7 @@ export function sameTemplateIgnoringHash(a: PodTemplate, b: PodTemplate): boolea
   return semanticallyEqual(withoutHashLabel(a), withoutHashLabel(b));
 }
 
-function imagesOf(template: PodTemplate): string[] {
+export function imagesOf(template: PodTemplate): string[] {
   return template.spec.containers.map((container) => container.image);
 }
 

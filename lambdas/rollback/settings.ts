@@ -2,12 +2,7 @@ import * as z from 'zod/mini';
 import type { $ZodType, output } from 'zod/v4/core';
 import { eksClusterSchema, rollbackTargetSchema } from '../../lib/config/schema';
 import { parseOrThrow } from '../shared/errors';
-import { requiredEnv } from '../shared/env';
-
-/** A setting the function was deployed with is unusable: fail at cold start, before any action. */
-export class InvalidSetting extends Error {
-  override name = 'InvalidSetting';
-}
+import { InvalidSetting, requiredEnv } from '../shared/env';
 
 const jsonEnv = <T extends $ZodType>(name: string, schema: T, env: NodeJS.ProcessEnv): output<T> => {
   let raw: unknown;
@@ -48,13 +43,3 @@ export function readPrepareSettings(env: NodeJS.ProcessEnv = process.env) {
   };
 }
 export type PrepareSettings = ReturnType<typeof readPrepareSettings>;
-
-/** Milliseconds a single Kubernetes API call may take before the runbook treats the API as timing out. */
-export function kubernetesTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
-  return parseOrThrow(
-    positiveInt,
-    env.KUBERNETES_TIMEOUT_MS ?? '5000',
-    'KUBERNETES_TIMEOUT_MS',
-    InvalidSetting,
-  );
-}

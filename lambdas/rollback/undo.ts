@@ -2,6 +2,7 @@ import type { KubernetesClient } from '../kubernetes/client';
 import { KubernetesConflict, KubernetesNotFound } from '../kubernetes/errors';
 import { labelSelectorToString, type Deployment, type ReplicaSet } from '../kubernetes/resources';
 import {
+  imagesOf,
   isControlledBy,
   planRollback,
   revisionOf,
@@ -29,6 +30,7 @@ export type UndoResult =
       toImages: string[];
       /** metadata.generation after the patch: the rollout is observed once status.observedGeneration reaches it. */
       generation: number;
+      /** 0 when a retried invocation found its own earlier patch already applied. */
       attempts: number;
     }
   | { performed: false; reason: GuardReason | 'deployment-changed'; detail: string };
@@ -63,6 +65,8 @@ export async function undoRollout(
   for (let attempt = 1; ; attempt += 1) {
     const state = await readState(client, ref);
     if (!state) return { performed: false, reason: 'deployment-missing', detail: missingDetail(ref) };
+    const applied = alreadyApplied(state.deployment, state.replicaSets, expected);
+    if (applied) return applied;
     const changed = changedSincePlan(state.deployment, state.replicaSets, expected.fromRevision);
     if (changed) return { performed: false, reason: 'deployment-changed', detail: changed };
 
@@ -131,6 +135,38 @@ function changedSincePlan(
     return `${label} has a template that is not revision ${fromRevision}'s: a deploy is in flight; not overwriting it.`;
   }
   return undefined;
+}
+
+/**
+ * The Deployment already runs the target revision's template, numbered or not yet numbered by the controller:
+ * the answer to an earlier PATCH of this same undo was lost (a timeout, a retried invocation). Reporting that as
+ * "deployment changed" would hide a rollback that happened.
+ */
+function alreadyApplied(
+  deployment: Deployment,
+  replicaSets: ReplicaSet[],
+  expected: { fromRevision: number; toRevision: number },
+): UndoResult | undefined {
+  const owned = replicaSets.filter((replicaSet) => isControlledBy(replicaSet, deployment));
+  const from = owned.find((replicaSet) => revisionOf(replicaSet) === expected.fromRevision);
+  const restored = owned.find((replicaSet) => {
+    const history =
+      replicaSet.metadata.annotations?.['deployment.kubernetes.io/revision-history']?.split(',') ?? [];
+    const wasTarget =
+      revisionOf(replicaSet) === expected.toRevision || history.includes(String(expected.toRevision));
+    return wasTarget && sameTemplateIgnoringHash(replicaSet.spec.template, deployment.spec.template);
+  });
+  if (!from || !restored || sameTemplateIgnoringHash(from.spec.template, deployment.spec.template))
+    return undefined;
+  return {
+    performed: true,
+    fromRevision: expected.fromRevision,
+    toRevision: expected.toRevision,
+    fromImages: imagesOf(from.spec.template),
+    toImages: imagesOf(restored.spec.template),
+    generation: deployment.metadata.generation ?? 0,
+    attempts: 0,
+  };
 }
 
 function missingDetail({ namespace, deployment }: DeploymentRef): string {

@@ -30,7 +30,7 @@ export function rollbackRuntime(config: RunbooksConfig) {
       RecoveryPollSeconds: String(settings.recoveryPollSeconds),
       RecoveryMaxPolls: String(recoveryMaxPolls),
       RecoveryWindowMinutes: String(settings.recoveryWindowMinutes),
-      CooldownSeconds: String(settings.cooldownMinutes * 60),
+      CooldownMinutes: String(settings.cooldownMinutes),
     },
     /** The prepare function's environment, less LOCK_TABLE_NAME (a resource attribute). */
     prepareEnvironment: {

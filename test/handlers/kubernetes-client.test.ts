@@ -246,7 +246,7 @@ describe('the Kubernetes client, against the simulated API server', () => {
       [403, KubernetesForbidden],
       [500, KubernetesUnavailable],
       [503, KubernetesUnavailable],
-      [429, KubernetesApiError],
+      [429, KubernetesUnavailable],
       [400, KubernetesApiError],
     ])('status %i is a %o', async (status, ErrorClass) => {
       sim.injectFault({ pathIncludes: '/deployments/web', status });

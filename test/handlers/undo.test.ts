@@ -58,7 +58,7 @@ describe('rolling a Deployment back on the simulated API server', () => {
         toRevision: 2,
         fromImages: ['web:1.2'],
         toImages: ['web:1.1'],
-        resourceVersion: current().metadata.resourceVersion,
+        generation: current().metadata.generation,
       });
       expect(patches()).toHaveLength(0);
     });
@@ -257,6 +257,30 @@ describe('rolling a Deployment back on the simulated API server', () => {
       expect(result.performed === false && result.detail).toMatch(/template that is not revision 3's/);
       expect(patches()).toHaveLength(0);
       expect(image()).toBe('web:1.3-hotfix');
+    });
+
+    it('reports a retried undo whose first PATCH was applied as performed, and patches nothing more', async () => {
+      const first = await undoRollout(client, WEB, { fromRevision: 3, toRevision: 2 });
+      expect(first).toMatchObject({ performed: true, attempts: 1 });
+      const retried = await undoRollout(client, WEB, { fromRevision: 3, toRevision: 2 });
+      expect(retried).toEqual({
+        performed: true,
+        fromRevision: 3,
+        toRevision: 2,
+        fromImages: ['web:1.2'],
+        toImages: ['web:1.1'],
+        generation: current().metadata.generation,
+        attempts: 0,
+      });
+      expect(patches(200)).toHaveLength(1);
+    });
+
+    it('recognises its own applied patch before the controller has numbered it', async () => {
+      sim.setControllerRunning(false);
+      await undoRollout(client, WEB, { fromRevision: 3, toRevision: 2 });
+      const retried = await undoRollout(client, WEB, { fromRevision: 3, toRevision: 2 });
+      expect(retried).toMatchObject({ performed: true, attempts: 0, toImages: ['web:1.1'] });
+      expect(patches(200)).toHaveLength(1);
     });
 
     it('does nothing when the Deployment was deployed again after the plan', async () => {

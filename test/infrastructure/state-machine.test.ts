@@ -63,7 +63,7 @@ describe('the rollback state machine', () => {
         RecoveryPollSeconds: '30',
         RecoveryMaxPolls: '20',
         RecoveryWindowMinutes: '10',
-        CooldownSeconds: '1800',
+        CooldownMinutes: '30',
       },
     });
   });

@@ -137,9 +137,9 @@ describe('planRollback', () => {
   describe('the patch', () => {
     const plan = ready(planRollback(deployment(), history()));
 
-    it('first tests the resourceVersion it was planned from', () => {
-      expect(plan.resourceVersion).toBe('4711');
-      expect(plan.patch[0]).toEqual({ op: 'test', path: '/metadata/resourceVersion', value: '4711' });
+    it('first tests the generation it was planned from, which status updates during a rollout leave alone', () => {
+      expect(plan.generation).toBe(7);
+      expect(plan.patch[0]).toEqual({ op: 'test', path: '/metadata/generation', value: 7 });
     });
 
     it("replaces the template with the target's, without the pod-template-hash label and with every other field", () => {
@@ -170,7 +170,7 @@ describe('planRollback', () => {
 
     it('has exactly these three operations', () => {
       expect(plan.patch.map((op) => `${op.op} ${op.path}`)).toEqual([
-        'test /metadata/resourceVersion',
+        'test /metadata/generation',
         'replace /spec/template',
         'replace /metadata/annotations',
       ]);

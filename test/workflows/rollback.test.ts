@@ -1,13 +1,23 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LOCK_TABLE, RollbackRehearsal, type RehearsalResult } from '../harness/rollback-rehearsal';
 import { CHECKOUT, findScenario, runScenario } from '../harness/rollback-scenarios';
 
 let rehearsal: RollbackRehearsal;
+/** Every line the handlers logged, at DEBUG; kept off the console and searched for secrets. */
+const logLines: string[] = [];
 
 beforeAll(async () => {
+  process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
+  for (const stream of [process.stdout, process.stderr]) {
+    vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      logLines.push(String(chunk));
+      return true;
+    });
+  }
   rehearsal = await RollbackRehearsal.start();
 });
 afterAll(async () => {
+  vi.restoreAllMocks();
   await rehearsal?.close();
 });
 
@@ -217,5 +227,28 @@ describe('the rollback runbook', () => {
     expect(rehearsal.cluster().requests).toHaveLength(0);
     expect(rehearsal.account.pages).toHaveLength(1);
     expect(slackTexts()[0]).toContain('COOLDOWN_SECONDS');
+  });
+
+  it('never puts the Slack webhook URL in a log line, a message, an event or a page', async () => {
+    const secretPath = new URL(rehearsal.slack.url).pathname;
+    const seen: string[] = [];
+    for (const scenario of [
+      'healthy',
+      'slack-down',
+      'conflict-twice',
+      'malformed-event',
+      'kubernetes-timeout',
+    ]) {
+      logLines.length = 0;
+      await run(scenario);
+      seen.push(
+        ...logLines,
+        ...rehearsal.slack.requests.map((request) => JSON.stringify(request.body)),
+        ...rehearsal.account.events.map((event) => JSON.stringify(event.detail)),
+        ...rehearsal.account.pages.map((page) => JSON.stringify(page.message)),
+      );
+    }
+    expect(seen.some((line) => line.includes('Slack notification failed'))).toBe(true);
+    expect(seen.filter((line) => line.includes(secretPath))).toEqual([]);
   });
 });

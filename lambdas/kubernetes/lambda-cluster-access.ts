@@ -1,0 +1,30 @@
+import { EKSClient } from '@aws-sdk/client-eks';
+import * as z from 'zod/mini';
+import { parseOrThrow } from '../shared/errors';
+import { InvalidSetting, requiredEnv } from '../shared/env';
+import { createClusterAccess, type ClusterAccess } from './cluster-access';
+
+const milliseconds = z.pipe(
+  z.string().check(z.regex(/^[1-9]\d*$/, 'must be a whole number of milliseconds')),
+  z.transform(Number),
+);
+
+/**
+ * Cluster access for a runbook Lambda, created once at module scope: the function's own credentials (its role
+ * has the EKS access entry), its region, and the per-call timeout (default 5 s, so a hung API server fails the
+ * call well inside the Lambda timeout and the state machine's retry can take over).
+ */
+export function clusterAccessFromEnvironment(env: NodeJS.ProcessEnv = process.env): ClusterAccess {
+  const eks = new EKSClient({});
+  return createClusterAccess({
+    eks,
+    region: requiredEnv('AWS_REGION', env),
+    credentials: () => eks.config.credentials(),
+    timeoutMs: parseOrThrow(
+      milliseconds,
+      env.KUBERNETES_TIMEOUT_MS ?? '5000',
+      'KUBERNETES_TIMEOUT_MS',
+      InvalidSetting,
+    ),
+  });
+}
