@@ -14,8 +14,7 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { ConfigError } from './config/load';
-import { MAX_TARGETS_JSON_BYTES, rollbackRuntime } from './config/rollback-runtime';
+import { rollbackRuntime } from './config/rollback-runtime';
 import type { RunbooksConfig } from './config/schema';
 import { RunbookFunction } from './runbook-function';
 import { StateMachineAlarms } from './state-machine-alarms';
@@ -95,26 +94,7 @@ export class RollbackRunbook extends Construct {
 
     const alarmNames = settings.targets.map((target) => target.alarmName);
     const prefixes = settings.tagDiscoveryAlarmPrefixes;
-    if (alarmNames.length === 0 && prefixes.length === 0) {
-      throw new ConfigError(
-        'Invalid configuration: rollback.targets and rollback.tagDiscoveryAlarmPrefixes are both empty, so no alarm could ever start the rollback runbook; map an alarm or give a prefix.',
-      );
-    }
-    let runtime: ReturnType<typeof rollbackRuntime>;
-    try {
-      runtime = rollbackRuntime(config);
-    } catch (error) {
-      throw new ConfigError(`Invalid configuration: ${(error as Error).message}`, { cause: error });
-    }
-    // rollbackRuntime bounds the targets alone; the prepare function also carries the prefixes and clusters.
-    const { ROLLBACK_TARGETS, TAG_DISCOVERY_PREFIXES, EKS_CLUSTERS } = runtime.prepareEnvironment;
-    const bytes = (json: string): number => Buffer.byteLength(json, 'utf8');
-    const settingsBytes = bytes(ROLLBACK_TARGETS) + bytes(TAG_DISCOVERY_PREFIXES) + bytes(EKS_CLUSTERS);
-    if (settingsBytes > MAX_TARGETS_JSON_BYTES) {
-      throw new ConfigError(
-        `Invalid configuration: rollback.targets (${bytes(ROLLBACK_TARGETS)} bytes as JSON), rollback.tagDiscoveryAlarmPrefixes (${bytes(TAG_DISCOVERY_PREFIXES)}) and eksClusters (${bytes(EKS_CLUSTERS)}) take ${settingsBytes} bytes in the prepare Lambda's environment, more than the ${MAX_TARGETS_JSON_BYTES} that fit (Lambda allows 4 KB for all variables). Map alarms by tag instead of listing them in rollback.targets: give their name prefix in rollback.tagDiscoveryAlarmPrefixes and tag each alarm runbooks:rollback-target = cluster/namespace/deployment.`,
-      );
-    }
+    const runtime = rollbackRuntime(config);
     const timeout = Duration.seconds(runtime.stateMachineTimeoutSeconds);
 
     // The alarms this runbook may read: mapped names exactly, discovered ones by prefix.

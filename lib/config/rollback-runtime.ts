@@ -1,7 +1,8 @@
+import { ConfigError } from './load';
 import type { RunbooksConfig } from './schema';
 
 /** Lambda environment variables are limited to 4 KB in all; the mapping must leave room for the rest. */
-export const MAX_TARGETS_JSON_BYTES = 3_500;
+export const MAX_SETTINGS_JSON_BYTES = 3_500;
 
 /**
  * What the rollback runbook is deployed with, derived from the configuration in one place so the CDK
@@ -15,9 +16,13 @@ export function rollbackRuntime(config: RunbooksConfig) {
   const stateMachineTimeoutSeconds =
     (settings.rolloutTimeoutMinutes + settings.recoveryWindowMinutes + 10) * 60;
   const targetsJson = JSON.stringify(settings.targets);
-  if (Buffer.byteLength(targetsJson) > MAX_TARGETS_JSON_BYTES) {
-    throw new Error(
-      `rollback.targets is ${Buffer.byteLength(targetsJson)} bytes as JSON, over the ${MAX_TARGETS_JSON_BYTES} bytes a Lambda environment can carry: map the alarms by tag (rollback.tagDiscoveryAlarmPrefixes and the runbooks:rollback-target alarm tag) instead.`,
+  const prefixesJson = JSON.stringify(settings.tagDiscoveryAlarmPrefixes);
+  const clustersJson = JSON.stringify(config.eksClusters);
+  const bytes = (json: string): number => Buffer.byteLength(json, 'utf8');
+  const settingsBytes = bytes(targetsJson) + bytes(prefixesJson) + bytes(clustersJson);
+  if (settingsBytes > MAX_SETTINGS_JSON_BYTES) {
+    throw new ConfigError(
+      `Invalid configuration: rollback.targets (${bytes(targetsJson)} bytes as JSON), rollback.tagDiscoveryAlarmPrefixes (${bytes(prefixesJson)}) and eksClusters (${bytes(clustersJson)}) take ${settingsBytes} bytes in the prepare Lambda's environment, more than the ${MAX_SETTINGS_JSON_BYTES} that fit (Lambda allows 4 KB for all variables). Map alarms by tag instead of listing them in rollback.targets: give their name prefix in rollback.tagDiscoveryAlarmPrefixes and tag each alarm runbooks:rollback-target = cluster/namespace/deployment.`,
     );
   }
   return {
@@ -36,8 +41,8 @@ export function rollbackRuntime(config: RunbooksConfig) {
     prepareEnvironment: {
       ENVIRONMENT_NAME: config.environment,
       ROLLBACK_TARGETS: targetsJson,
-      TAG_DISCOVERY_PREFIXES: JSON.stringify(settings.tagDiscoveryAlarmPrefixes),
-      EKS_CLUSTERS: JSON.stringify(config.eksClusters),
+      TAG_DISCOVERY_PREFIXES: prefixesJson,
+      EKS_CLUSTERS: clustersJson,
       COOLDOWN_SECONDS: String(settings.cooldownMinutes * 60),
       // The lock outlives a crashed execution by no more than the execution could have run.
       LOCK_TTL_SECONDS: String(stateMachineTimeoutSeconds),

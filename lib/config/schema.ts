@@ -128,6 +128,14 @@ export const configSchema = z
         }
         seenAlarms.add(target.alarmName);
       });
+      if (config.rollback.targets.length === 0 && config.rollback.tagDiscoveryAlarmPrefixes.length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rollback'],
+          message:
+            'targets and tagDiscoveryAlarmPrefixes are both empty, so no alarm could ever start the rollback runbook; map an alarm or give a prefix',
+        });
+      }
       const clusterNames = new Set<string>();
       config.eksClusters.forEach((cluster, index) => {
         if (clusterNames.has(cluster.name)) {

@@ -124,8 +124,6 @@ describe('the rollback runbook trigger', () => {
   it('refuses a configuration in which no alarm could start it', () => {
     const raw = exampleConfig();
     Object.assign(raw.rollback as Record<string, unknown>, { targets: [], tagDiscoveryAlarmPrefixes: [] });
-    expect(() => synth(raw)).toThrow(
-      /rollback\.targets and rollback\.tagDiscoveryAlarmPrefixes are both empty/,
-    );
+    expect(() => synth(raw)).toThrow(/rollback: targets and tagDiscoveryAlarmPrefixes are both empty/);
   });
 });
