@@ -6,6 +6,7 @@ import { generate } from 'selfsigned';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createClusterAccess, ClusterUnavailable } from '../../lambdas/kubernetes/cluster-access';
 import { createKubernetesClient, type KubernetesClient } from '../../lambdas/kubernetes/client';
+import { clientForSimulatedApi } from '../harness/kubernetes-test-client';
 import {
   KubernetesApiError,
   KubernetesConflict,
@@ -25,15 +26,9 @@ const DEPLOYMENT_PATH = '/apis/apps/v1/namespaces/shop/deployments/web';
 
 function clientOf(
   sim: SimulatedKubernetesApi,
-  { timeoutMs = 2000, cluster = 'prod-eks' } = {},
+  options: { timeoutMs?: number; cluster?: string } = {},
 ): KubernetesClient {
-  return createKubernetesClient({
-    endpoint: sim.endpoint,
-    caData: sim.caData,
-    timeoutMs,
-    token: async () =>
-      (await createEksToken({ clusterName: cluster, region: REGION, credentials: CREDENTIALS })).token,
-  });
+  return clientForSimulatedApi(sim, CREDENTIALS, { region: REGION, ...options });
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<Error> {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createKubernetesClient, type KubernetesClient } from '../../lambdas/kubernetes/client';
-import { createEksToken } from '../../lambdas/kubernetes/token';
+import type { KubernetesClient } from '../../lambdas/kubernetes/client';
+import { clientForSimulatedApi } from '../harness/kubernetes-test-client';
 import { evaluateRollout } from '../../lambdas/rollback/rollout-status';
 import { readRollbackPlan, RollbackConflict, undoRollout } from '../../lambdas/rollback/undo';
 import { startKubernetesApiServer, type SimulatedKubernetesApi } from '../harness/kubernetes-api-server';
@@ -19,13 +19,7 @@ describe('rolling a Deployment back on the simulated API server', () => {
       region: REGION,
       credentials: CREDENTIALS,
     });
-    client = createKubernetesClient({
-      endpoint: sim.endpoint,
-      caData: sim.caData,
-      timeoutMs: 2000,
-      token: async () =>
-        (await createEksToken({ clusterName: 'prod-eks', region: REGION, credentials: CREDENTIALS })).token,
-    });
+    client = clientForSimulatedApi(sim, CREDENTIALS, { region: REGION });
   });
   afterAll(() => sim.close());
   beforeEach(() => {
