@@ -81,6 +81,15 @@ export const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'alarm-deleted',
+    summary: 'The alarm is deleted while the rollback runs: recovery can never be seen, so on-call is paged.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      rehearsal.account.alarms.delete(CHECKOUT.alarm);
+      return one(rehearsal);
+    },
+  },
+  {
     name: 'tag-mapped',
     summary:
       'An alarm not in the configuration but tagged runbooks:rollback-target rolls back payments-worker.',

@@ -75,6 +75,14 @@ describe('the rollback runbook', () => {
     expect(before.map((call) => call.name)).toEqual(['rollback-prepare', 'rollback-undo']);
   });
 
+  it('pages on-call when the alarm disappears, since recovery can then never be seen', async () => {
+    const result = await only('alarm-deleted');
+    expect(result.error?.name).toBe('RollbackEscalated');
+    expect(result.states).toContain('AlarmMissing');
+    expect(checkoutImage()).toBe(CHECKOUT.images[1]);
+    expect(rehearsal.account.pages).toHaveLength(1);
+  });
+
   it('maps an alarm by its runbooks:rollback-target tag', async () => {
     const result = await only('tag-mapped');
     expect(result.status).toBe('SUCCEEDED');
