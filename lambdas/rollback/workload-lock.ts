@@ -7,13 +7,6 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import * as z from 'zod/mini';
 
-/**
- * One item per workload in the lock table. It serialises the runbooks that act on a Deployment: a rollback
- * holds it while it runs, a canary holds it while traffic is shifted (and may take it over from neither),
- * and `lastRollbackAt` survives release so the cooldown holds even across executions.
- */
-export type LockHolder = 'rollback' | 'canary';
-
 export type LockRefusal =
   | { reason: 'duplicate-event'; quiet: true; detail: string }
   | { reason: 'rollback-in-progress' | 'canary-in-progress' | 'cooldown'; quiet: false; detail: string };
@@ -30,7 +23,11 @@ export interface AcquireRequest {
   cooldownSeconds: number;
 }
 
-/** The lock item as stored; every attribute is optional because a released lock keeps only the cooldown. */
+/**
+ * The lock item as stored: one per workload. It serialises the runbooks that act on a Deployment (`holder` is
+ * `rollback` while a rollback runs, `canary` while traffic is shifted), and `lastRollbackAt` survives release so
+ * the cooldown holds across executions. Every attribute is optional: a released lock keeps only the cooldown.
+ */
 const text = z.optional(z.object({ S: z.string() }));
 const number = z.optional(z.object({ N: z.string() }));
 const lockItemSchema = z.object({

@@ -1,9 +1,4 @@
-/** Thrown at cold start when the function is deployed without a setting it needs. */
-export class MissingSetting extends Error {
-  override name = 'MissingSetting';
-}
-
-/** A setting the function was deployed with is unusable: fail at cold start, before any action. */
+/** A setting the function was deployed with is missing or unusable: fail at cold start, before any action. */
 export class InvalidSetting extends Error {
   override name = 'InvalidSetting';
 }
@@ -12,6 +7,6 @@ export class InvalidSetting extends Error {
 export function requiredEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
   const value = env[name];
   if (value === undefined || value === '')
-    throw new MissingSetting(`environment variable ${name} is not set`);
+    throw new InvalidSetting(`environment variable ${name} is not set`);
   return value;
 }

@@ -151,4 +151,3 @@ export const configSchema = z
   );
 
 export type RunbooksConfig = z.output<typeof configSchema>;
-export type RollbackSettings = RunbooksConfig['rollback'];

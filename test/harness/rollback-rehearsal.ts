@@ -10,7 +10,7 @@ import { startSlackReceiver, type SlackReceiver } from './slack-receiver';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 export const LOCK_TABLE = 'platform-runbooks-locks';
-export const WEBHOOK_SECRET = 'platform-runbooks/slack-webhook';
+const WEBHOOK_SECRET = 'platform-runbooks/slack-webhook';
 export const EVENT_BUS = 'platform-runbooks-rehearsal';
 export const ON_CALL_TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:platform-runbooks-on-call`;
 export const CREDENTIALS = { accessKeyId: 'AKIDTESTTESTTESTTEST', secretAccessKey: 'test-secret-access-key' };

@@ -1,4 +1,5 @@
 import { readPrepareSettings } from '../../lambdas/rollback/settings';
+import { TARGET_TAG } from '../../lambdas/rollback/target';
 import { LOCK_TABLE, type RollbackRehearsal, type RunOptions } from './rollback-rehearsal';
 
 /** The workload of the example configuration that most scenarios roll back. */
@@ -105,7 +106,7 @@ export const scenarios: Scenario[] = [
       rehearsal.cluster().setRollout('payments', 'payments-worker', { kind: 'completes-after', reads: 1 });
       rehearsal.account.addAlarm({
         name: 'rollback-payments-worker-latency',
-        tags: { 'runbooks:rollback-target': 'prod-eks/payments/payments-worker' },
+        tags: { [TARGET_TAG]: 'prod-eks/payments/payments-worker' },
         transition: { to: 'OK', afterReads: 1 },
       });
       return one(rehearsal, 'rollback-payments-worker-latency');
@@ -125,7 +126,7 @@ export const scenarios: Scenario[] = [
     async arrange(rehearsal) {
       rehearsal.account.addAlarm({
         name: 'rollback-kube-system-dns',
-        tags: { 'runbooks:rollback-target': 'prod-eks/kube-system/coredns' },
+        tags: { [TARGET_TAG]: 'prod-eks/kube-system/coredns' },
       });
       return one(rehearsal, 'rollback-kube-system-dns');
     },
@@ -252,7 +253,7 @@ export const scenarios: Scenario[] = [
       await healthyCheckout(rehearsal);
       rehearsal.account.addAlarm({
         name: 'rollback-checkout-api-latency',
-        tags: { 'runbooks:rollback-target': CHECKOUT.lockKey },
+        tags: { [TARGET_TAG]: CHECKOUT.lockKey },
         transition: { to: 'OK', afterReads: 2 },
       });
       return {

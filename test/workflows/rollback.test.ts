@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { LOCK_TABLE, RollbackRehearsal, type RehearsalResult } from '../harness/rollback-rehearsal';
+import {
+  EVENT_BUS,
+  LOCK_TABLE,
+  ON_CALL_TOPIC,
+  RollbackRehearsal,
+  type RehearsalResult,
+} from '../harness/rollback-rehearsal';
 import { CHECKOUT, findScenario, runScenario } from '../harness/rollback-scenarios';
 
 let rehearsal: RollbackRehearsal;
@@ -50,6 +56,11 @@ describe('the rollback runbook', () => {
     expect(checkoutImage()).toBe(CHECKOUT.images[1]);
     expect(patches(200)).toHaveLength(1);
     expect(eventTypes()).toEqual(['RunbookStarted', 'RollbackPerformed', 'RunbookSucceeded']);
+    expect(
+      rehearsal.account.events.every(
+        (event) => event.busName === EVENT_BUS && event.source === 'platform-runbooks',
+      ),
+    ).toBe(true);
     const performed = rehearsal.account.events.find((event) => event.detailType === 'RollbackPerformed');
     expect(performed?.detail).toMatchObject({
       cluster: CHECKOUT.cluster,
@@ -99,6 +110,7 @@ describe('the rollback runbook', () => {
     expect(result.states).toContain('NotRecovered');
     expect(checkoutImage()).toBe(CHECKOUT.images[1]);
     expect(rehearsal.account.pages).toHaveLength(1);
+    expect(rehearsal.account.pages[0]?.topicArn).toBe(ON_CALL_TOPIC);
     expect(rehearsal.account.pages[0]?.message).toMatchObject({
       version: '1.0',
       source: 'custom',
