@@ -6,23 +6,23 @@ import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import type { RunbookFunctionEntry } from '../lambdas/shared/function-table';
 import { lambdaBundling } from './lambda-bundling';
 
 /** The repository root: entries and the lock file are resolved from it, whatever the working directory. */
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 
 export interface RunbookFunctionProps {
-  /** The handler file, relative to the repository root, e.g. `lambdas/notify-slack.ts`. */
-  readonly entry: string;
-  /** `POWERTOOLS_SERVICE_NAME`: names the function in every log line, metric and trace. */
-  readonly serviceName: string;
+  /**
+   * The function's entry in its runbook's function table: the handler file, `POWERTOOLS_SERVICE_NAME`
+   * (names the function in every log line, metric and trace) and the description.
+   */
+  readonly definition: RunbookFunctionEntry;
   /**
    * The execution role. The function grants it write access to its own log group (and, through active
    * tracing, X-Ray), so the role needs no managed policy.
    */
   readonly role: IRole;
-  /** @default - no description */
-  readonly description?: string;
   /**
    * Variables added to (or overriding) the defaults `POWERTOOLS_SERVICE_NAME`, `POWERTOOLS_LOG_LEVEL` and
    * `NODE_OPTIONS`.
@@ -46,10 +46,14 @@ export interface RunbookFunctionProps {
  * - `POWERTOOLS_SERVICE_NAME` from `serviceName`, `POWERTOOLS_LOG_LEVEL=INFO`,
  *   `NODE_OPTIONS=--enable-source-maps`;
  * - bundled with the local esbuild (never Docker) with the settings of `lambda-bundling.ts`: minified, ESM
- *   (`index.mjs`, with a `require` shim for CommonJS dependencies), source maps, and the AWS SDK bundled at
- *   the version in package-lock.json rather than the runtime's copy.
+ *   (`index.mjs`, with a `require` shim for CommonJS dependencies), source maps, the ESM builds of
+ *   dependencies preferred (`module` before `main`), and the AWS SDK bundled at the version in
+ *   package-lock.json rather than the runtime's copy.
  */
 export class RunbookFunction extends NodejsFunction {
+  /** The function table entry it was built from; `RunbookStateMachine` substitutes its ARN by it. */
+  public readonly definition: RunbookFunctionEntry;
+
   constructor(scope: Construct, id: string, props: RunbookFunctionProps) {
     const logGroup = new LogGroup(scope, `${id}LogGroup`, {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
@@ -57,11 +61,11 @@ export class RunbookFunction extends NodejsFunction {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     super(scope, id, {
-      entry: join(projectRoot, props.entry),
+      entry: join(projectRoot, props.definition.handler),
       projectRoot,
       depsLockFilePath: join(projectRoot, 'package-lock.json'),
       handler: 'handler',
-      description: props.description,
+      description: props.definition.description,
       role: props.role,
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
@@ -71,7 +75,7 @@ export class RunbookFunction extends NodejsFunction {
       logGroup,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: props.serviceName,
+        POWERTOOLS_SERVICE_NAME: props.definition.serviceName,
         POWERTOOLS_LOG_LEVEL: 'INFO',
         ...props.environment,
       },
@@ -83,10 +87,12 @@ export class RunbookFunction extends NodejsFunction {
         sourceMap: lambdaBundling.sourceMap,
         banner: lambdaBundling.banner,
         externalModules: [...lambdaBundling.externalModules],
+        mainFields: [...lambdaBundling.mainFields],
         format: OutputFormat.ESM,
         forceDockerBundling: false,
       },
     });
+    this.definition = props.definition;
     logGroup.grantWrite(props.role);
 
     Validations.of(this).acknowledge({

@@ -5,6 +5,7 @@ import { EksRunbookAccess } from './eks-runbook-access';
 import { LifecycleEventBus } from './lifecycle-event-bus';
 import { OnCallTopic } from './on-call-topic';
 import { RollbackRunbook } from './rollback-runbook';
+import type { RunbookSharedResources } from './runbook-shared-resources';
 import { SlackNotifier } from './slack-notifier';
 import { WorkloadLockTable } from './workload-lock-table';
 
@@ -48,14 +49,20 @@ export class RunbooksStack extends Stack {
     });
     this.lockTable = new WorkloadLockTable(this, 'WorkloadLocks');
     this.eksAccess = new EksRunbookAccess(this, 'EksAccess', { environment, clusters: config.eksClusters });
-    this.rollback = new RollbackRunbook(this, 'RollbackRunbook', {
-      config,
-      kubernetesRole: this.eksAccess.role,
-      lockTable: this.lockTable.table,
+    const shared: RunbookSharedResources = {
+      environment,
       eventBus: this.eventBus.bus,
       onCallTopic: this.onCall.topic,
       onCallTopicKey: this.onCall.key,
       notifier: this.slackNotifier.fn,
+      lockTable: this.lockTable.table,
+      kubernetesRole: this.eksAccess.role,
+    };
+    // Each runbook receives the shared resources and its own configuration section, nothing more.
+    this.rollback = new RollbackRunbook(this, 'RollbackRunbook', {
+      shared,
+      settings: config.rollback,
+      clusters: config.eksClusters,
     });
 
     new CfnOutput(this, 'LifecycleEventBusName', {
@@ -68,7 +75,7 @@ export class RunbooksStack extends Stack {
     });
     new CfnOutput(this, 'RollbackStateMachineArn', {
       description: 'State machine of the rollback runbook',
-      value: this.rollback.stateMachine.stateMachineArn,
+      value: this.rollback.workflow.stateMachine.stateMachineArn,
     });
   }
 }

@@ -2,6 +2,7 @@ import { Duration, Validations } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { notifySlackFunction } from '../lambdas/notify/functions';
 import { RunbookFunction } from './runbook-function';
 
 export interface SlackNotifierProps {
@@ -24,7 +25,7 @@ export interface SlackNotifierProps {
  * role: logs, X-Ray and `secretsmanager:GetSecretValue` on the webhook secret, nothing else.
  */
 export class SlackNotifier extends Construct {
-  /** The notifier function (entry `lambdas/notify-slack.ts`). */
+  /** The notifier function (`notifySlackFunction`: `lambdas/notify/handlers/notify-slack.ts`). */
   public readonly fn: RunbookFunction;
   /** Its execution role. */
   public readonly role: Role;
@@ -36,9 +37,7 @@ export class SlackNotifier extends Construct {
       description: `Slack notifier of the platform runbooks (${props.environment})`,
     });
     this.fn = new RunbookFunction(this, 'Function', {
-      entry: 'lambdas/notify-slack.ts',
-      serviceName: 'notify-slack',
-      description: 'Posts runbook milestones to Slack',
+      definition: notifySlackFunction,
       role: this.role,
       // Slack's retries may take 4 attempts × 5 s + 8 s of backoff (lambdas/notify/slack-webhook.ts): room for them.
       timeout: Duration.seconds(40),

@@ -24,7 +24,7 @@ export interface StateMachineAlarmsProps {
 }
 
 /**
- * Pages on-call when a runbook itself goes wrong: any failed, timed-out or throttled execution within a
+ * Pages on-call when a runbook itself goes wrong: any failed, timed-out, throttled or aborted execution within a
  * minute (sum ≥ 1). No executions means no data, which is not a problem (missing data is not breaching).
  */
 export class StateMachineAlarms extends Construct {
@@ -34,6 +34,8 @@ export class StateMachineAlarms extends Construct {
   public readonly timedOut: Alarm;
   /** ExecutionThrottled ≥ 1 in a minute. */
   public readonly throttled: Alarm;
+  /** ExecutionsAborted ≥ 1 in a minute: someone stopped a run, which may have left work half done. */
+  public readonly aborted: Alarm;
 
   constructor(scope: Construct, id: string, props: StateMachineAlarmsProps) {
     super(scope, id);
@@ -70,6 +72,12 @@ export class StateMachineAlarms extends Construct {
       'executions-throttled',
       stateMachine.metricThrottled(options),
       'A runbook execution was throttled',
+    );
+    this.aborted = alarm(
+      'ExecutionsAborted',
+      'executions-aborted',
+      stateMachine.metricAborted(options),
+      'A runbook execution was stopped before it finished (it may hold a lock or have left resources behind)',
     );
   }
 }

@@ -3,7 +3,7 @@ import { executionSchema } from '../shared/execution';
 import { parseOrThrow } from '../shared/errors';
 import type { KubernetesClient } from '../kubernetes/client';
 import { undoRollout } from './undo';
-import type { WorkloadLock } from './workload-lock';
+import type { WorkloadLock } from '../workload-lock/workload-lock';
 import type { Change } from './prepare';
 
 const name = z.string().check(z.minLength(1));

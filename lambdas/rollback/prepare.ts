@@ -7,7 +7,7 @@ import { parseAlarmEvent, type AlarmEvent } from './alarm-event';
 import type { PrepareSettings } from './settings';
 import { resolveTarget } from './target';
 import { readRollbackPlan } from './undo';
-import type { WorkloadLock } from './workload-lock';
+import type { WorkloadLock } from '../workload-lock/workload-lock';
 
 export const prepareInputSchema = z.object({ event: z.unknown(), execution: executionSchema });
 

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import type { $ZodType, output } from 'zod/v4/core';
-import { eksClusterSchema, rollbackTargetSchema } from '../../lib/config/schema';
+import { rollbackTargetSchema } from '../../lib/config/rollback';
+import { eksClusterSchema } from '../../lib/config/shared';
 import { parseOrThrow } from '../shared/errors';
 import { InvalidSetting, requiredEnv } from '../shared/env';
 

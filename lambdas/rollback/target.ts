@@ -1,6 +1,6 @@
 import { ListTagsForResourceCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import * as z from 'zod/mini';
-import { rollbackTargetSchema, type RollbackTarget } from '../../lib/config/schema';
+import { rollbackTargetSchema, type RollbackTarget } from '../../lib/config/rollback';
 import { parseOrThrow } from '../shared/errors';
 import type { AlarmEvent } from './alarm-event';
 

@@ -1,12 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { $ZodIssue } from 'zod/v4/core';
+import { ConfigError } from './errors';
 import { configSchema, type RunbooksConfig } from './schema';
 
-/** A configuration that cannot be used; its message names every field at fault and why. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
 /** Validates an already-parsed configuration object; `source` names it in errors. */
 export function parseConfig(raw: unknown, source: string): RunbooksConfig {

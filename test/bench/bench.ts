@@ -1,69 +1,97 @@
-// `npm run bench`: bundle size and cold import time of each Lambda, and alarm event → PATCH time (warm).
-// A script, not a test: these machines are noisy, so read the ratios within one run.
+// `npm run bench`: the size and cold import time of each Lambda as `cdk synth` wrote it, the alternatives we did
+// not take, and alarm event → PATCH time (warm). A script, not a test: these machines are noisy, so read the
+// ratios within one run. `--no-synth` reuses the cloud assembly in cdk.out instead of synthesizing first.
 import { build, type BuildOptions } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { RollbackRehearsal } from '../harness/rollback-rehearsal';
-import { findScenario, runScenario } from '../harness/rollback-scenarios';
+import { parseArgs } from 'node:util';
+import type { RunbookFunctionEntry } from '../../lambdas/shared/function-table';
 import { lambdaBundling } from '../../lib/lambda-bundling';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+const assembly = `${root}cdk.out/`;
 const out = `${root}.bench/`;
 mkdirSync(out, { recursive: true });
+const { values } = parseArgs({ options: { synth: { type: 'boolean', default: true } }, allowNegative: true });
 
-const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
-const p95 = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil(values.length * 0.95) - 1)] ??
+// The handlers' log lines would bury the tables.
+process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+
+const median = (samples: number[]) =>
+  [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)] ?? Number.NaN;
+const p95 = (samples: number[]) =>
+  [...samples].sort((a, b) => a - b)[Math.min(samples.length - 1, Math.ceil(samples.length * 0.95) - 1)] ??
   Number.NaN;
+const kb = (bytes: number) => (bytes / 1024).toFixed(0);
 
-/** The esbuild options RunbookFunction gives NodejsFunction, so the sizes are the deployed ones. */
-const options: BuildOptions = {
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: lambdaBundling.target,
-  minify: lambdaBundling.minify,
-  banner: { js: lambdaBundling.banner },
-  external: [...lambdaBundling.externalModules],
-  mainFields: ['module', 'main'],
-  logLevel: 'silent',
-};
+if (values.synth) {
+  process.stderr.write('Synthesizing the example configuration (cdk synth)…\n');
+  try {
+    execFileSync('npx', ['cdk', 'synth', '--quiet'], { cwd: root, stdio: 'pipe', encoding: 'utf8' });
+  } catch (error) {
+    process.stderr.write(String((error as { stderr?: string }).stderr ?? error));
+    process.exit(1);
+  }
+}
 
-async function bundle(
-  name: string,
-  entry: string | { contents: string },
-  extra: BuildOptions = {},
-): Promise<{ file: string; bytes: number }> {
-  const file = `${out}${name}.mjs`;
-  await build({
-    ...options,
-    ...extra,
-    ...(typeof entry === 'string'
-      ? { entryPoints: [entry] }
-      : { stdin: { contents: entry.contents, resolveDir: root, loader: 'ts' } }),
-    outfile: file,
+interface DeployedFunction {
+  service: string;
+  file: string;
+  /** The function's environment as deployed; CloudFormation references become placeholders. */
+  environment: Record<string, string>;
+}
+
+/** The Lambda functions of the synthesized stack, each with the bundle CDK wrote for it. */
+function deployedFunctions(): DeployedFunction[] {
+  const manifest = JSON.parse(readFileSync(`${assembly}manifest.json`, 'utf8')) as {
+    artifacts: Record<string, { type: string; properties?: { templateFile?: string } }>;
+  };
+  const templates = Object.values(manifest.artifacts)
+    .filter((artifact) => artifact.type === 'aws:cloudformation:stack')
+    .map((artifact) => artifact.properties?.templateFile ?? '');
+  return templates.flatMap((templateFile) => {
+    const template = JSON.parse(readFileSync(`${assembly}${templateFile}`, 'utf8')) as {
+      Resources: Record<
+        string,
+        {
+          Type: string;
+          Metadata?: Record<string, string>;
+          Properties: { Environment?: { Variables?: Record<string, unknown> } };
+        }
+      >;
+    };
+    return Object.values(template.Resources)
+      .filter((resource) => resource.Type === 'AWS::Lambda::Function')
+      .map((resource) => {
+        const asset = resource.Metadata?.['aws:asset:path'];
+        if (!asset) throw new Error(`a function of ${templateFile} has no aws:asset:path metadata`);
+        const variables = resource.Properties.Environment?.Variables ?? {};
+        const environment = Object.fromEntries(
+          Object.entries(variables).map(([key, value]) => [
+            key,
+            typeof value === 'string' ? value : `placeholder-${key.toLowerCase()}`,
+          ]),
+        );
+        return {
+          service: environment.POWERTOOLS_SERVICE_NAME ?? asset,
+          file: `${assembly}${asset}/index.mjs`,
+          environment,
+        };
+      });
   });
-  return { file, bytes: statSync(file).size };
 }
 
 /** Cold import: a fresh Node process imports the bundle, as a Lambda init does; median of five. */
-function coldImportMs(file: string): number {
+function coldImportMs(file: string, environment: Record<string, string> = {}): number {
   const env = {
-    ...process.env,
+    PATH: process.env.PATH,
     AWS_REGION: 'eu-west-1',
     AWS_ACCESS_KEY_ID: 'AKIDTESTTESTTESTTEST',
     AWS_SECRET_ACCESS_KEY: 'test',
-    LOCK_TABLE_NAME: 'locks',
-    ENVIRONMENT_NAME: 'bench',
-    ROLLBACK_TARGETS: '[]',
-    TAG_DISCOVERY_PREFIXES: '[]',
-    EKS_CLUSTERS: '[]',
-    COOLDOWN_SECONDS: '1800',
-    LOCK_TTL_SECONDS: '2100',
-    WEBHOOK_SECRET_ID: 'bench',
-    POWERTOOLS_LOG_LEVEL: 'ERROR',
+    ...environment,
+    // Source maps are loaded lazily, on the first stack trace; nothing logs during import.
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
   };
   const script = `const t = performance.now(); await import(${JSON.stringify(file)}); console.log(performance.now() - t);`;
   const samples = Array.from({ length: 5 }, () =>
@@ -74,58 +102,109 @@ function coldImportMs(file: string): number {
   return median(samples);
 }
 
+/** An alternative we did not take, bundled with the settings RunbookFunction gives esbuild. */
+async function alternative(name: string, source: string, extra: BuildOptions = {}) {
+  const file = `${out}${name}.mjs`;
+  await build({
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: lambdaBundling.target,
+    minify: lambdaBundling.minify,
+    banner: { js: lambdaBundling.banner },
+    external: [...lambdaBundling.externalModules],
+    mainFields: [...lambdaBundling.mainFields],
+    logLevel: 'silent',
+    ...extra,
+    stdin: { contents: source, resolveDir: root, loader: 'ts' },
+    outfile: file,
+  });
+  return { file, bytes: statSync(file).size };
+}
+
+/** Every function table (`lambdas/<folder>/functions.ts`), by service name: where each handler's source is. */
+async function handlerSources(): Promise<Map<string, string>> {
+  const sources = new Map<string, string>();
+  for (const folder of readdirSync(`${root}lambdas`)) {
+    const tableFile = `${root}lambdas/${folder}/functions.ts`;
+    if (!existsSync(tableFile)) continue;
+    const exports = (await import(tableFile)) as Record<string, unknown>;
+    for (const value of Object.values(exports)) {
+      const entries = isEntry(value)
+        ? [value]
+        : Object.values(value as Record<string, unknown>).filter(isEntry);
+      for (const entry of entries) sources.set(entry.serviceName, `${root}${entry.handler}`);
+    }
+  }
+  return sources;
+}
+function isEntry(value: unknown): value is RunbookFunctionEntry {
+  return typeof value === 'object' && value !== null && 'handler' in value && 'serviceName' in value;
+}
+
+const deployed = deployedFunctions().sort((a, b) => a.service.localeCompare(b.service));
+const sources = await handlerSources();
 const rows: string[][] = [];
-const kb = (bytes: number) => (bytes / 1024).toFixed(0);
-const entries = readdirSync(`${root}lambdas`).filter((file) => file.endsWith('.ts'));
-for (const entry of entries) {
-  const name = entry.replace(/\.ts$/, '');
-  const deployed = await bundle(name, `${root}lambdas/${entry}`);
+for (const fn of deployed) {
+  const bytes = statSync(fn.file).size;
+  const source = sources.get(fn.service);
+  if (!source) throw new Error(`no function table names the deployed function ${fn.service}`);
   // The alternative we did not take: leave the AWS SDK to the runtime's copy (CDK's default for Node 18+).
-  const sdkExternal = await bundle(`${name}.sdk-external`, `${root}lambdas/${entry}`, {
-    external: ['@aws-sdk/*'],
+  const sdkExternal = await alternative(
+    `${fn.service}.sdk-external`,
+    `export * from ${JSON.stringify(source)};`,
+    {
+      external: ['@aws-sdk/*'],
+    },
+  );
+  // What deployed before mainFields was set: esbuild resolved `main`, the SDK's CommonJS builds.
+  const commonJs = await alternative(`${fn.service}.main-first`, `export * from ${JSON.stringify(source)};`, {
+    mainFields: ['main', 'module'],
   });
   rows.push([
-    name,
-    kb(deployed.bytes),
-    coldImportMs(deployed.file).toFixed(0),
+    fn.service,
+    kb(bytes),
+    kb(commonJs.bytes),
+    coldImportMs(fn.file, fn.environment).toFixed(0),
     kb(sdkExternal.bytes),
-    coldImportMs(sdkExternal.file).toFixed(0),
+    coldImportMs(sdkExternal.file, fn.environment).toFixed(0),
   ]);
 }
 // The Kubernetes client we did not take, against the one we wrote, bundled the same way.
-const official = await bundle('kubernetes-client-node', {
-  contents:
-    "import { AppsV1Api, KubeConfig } from '@kubernetes/client-node'; export const api = [AppsV1Api, KubeConfig];",
-});
-rows.push([
-  '(@kubernetes/client-node alone)',
-  kb(official.bytes),
-  coldImportMs(official.file).toFixed(0),
-  '',
-  '',
-]);
-const thin = await bundle('kubernetes-thin-client', {
-  contents:
-    "import { createClusterAccess } from './lambdas/kubernetes/cluster-access'; export const access = createClusterAccess;",
-});
-rows.push(['(thin client + EKS token alone)', kb(thin.bytes), coldImportMs(thin.file).toFixed(0), '', '']);
+const official = await alternative(
+  'kubernetes-client-node',
+  "import { AppsV1Api, KubeConfig } from '@kubernetes/client-node'; export const api = [AppsV1Api, KubeConfig];",
+);
+const thin = await alternative(
+  'kubernetes-thin-client',
+  "import { createClusterAccess } from './lambdas/kubernetes/cluster-access'; export const access = createClusterAccess;",
+);
 
 console.log(
-  '\nLambda bundles (minified ESM); cold import = median of 5 fresh Node processes importing the bundle',
+  '\nLambda bundles as cdk synth wrote them (cdk.out/asset.*/index.mjs); cold import = median of 5 fresh Node processes',
 );
-console.log('| function | KB, SDK bundled (deployed) | cold import ms | KB, runtime SDK | cold import ms |');
-console.log('|---|---:|---:|---:|---:|');
+console.log(
+  '| function | KB deployed (SDK bundled) | KB before (CommonJS SDK) | cold import ms | KB with the runtime SDK | cold import ms |',
+);
+console.log('|---|---:|---:|---:|---:|---:|');
 for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+console.log('\nKubernetes clients alone, bundled with the same esbuild settings');
+console.log('| client | KB | cold import ms |\n|---|---:|---:|');
+console.log(
+  `| @kubernetes/client-node | ${kb(official.bytes)} | ${coldImportMs(official.file).toFixed(0)} |`,
+);
+console.log(`| thin client + EKS token (ours) | ${kb(thin.bytes)} | ${coldImportMs(thin.file).toFixed(0)} |`);
 
 // Alarm event → PATCH, warm: the rehearsal's handlers stay loaded between runs, as a warm Lambda does.
-const rehearsal = await RollbackRehearsal.start();
-const scenario = findScenario('healthy');
+const { Rehearsal } = await import('../harness/rehearsal');
+const { rehearsedRunbook } = await import('../harness/rollback/rehearsal');
+const rehearsal = await Rehearsal.start(rehearsedRunbook);
 const toPatch: number[] = [];
 const invocationsBefore: number[] = [];
 const totals: number[] = [];
 try {
   for (let run = 0; run < 21; run += 1) {
-    const [result] = await runScenario(rehearsal, scenario);
+    const [result] = await rehearsal.runScenario('healthy');
     const patch = rehearsal
       .cluster()
       .requests.find((request) => request.method === 'PATCH' && request.status === 200);

@@ -37,7 +37,7 @@ async function coldStart(logLevel = 'SILENT') {
   vi.stubEnv('ENVIRONMENT_NAME', 'production');
   vi.stubEnv('DASHBOARD_URL', 'https://grafana.example.com/d/runbooks');
   vi.stubEnv('POWERTOOLS_LOG_LEVEL', logLevel);
-  return import('../../lambdas/notify-slack');
+  return import('../../lambdas/notify/handlers/notify-slack');
 }
 
 function secretHolds(value: string) {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { WorkloadLock, type AcquireRequest } from '../../lambdas/rollback/workload-lock';
+import { WorkloadLock, type AcquireRequest } from '../../lambdas/workload-lock/workload-lock';
 import { SimulatedAccount } from '../harness/simulated-account';
 
 // Against dynalite: the condition expressions are evaluated by a DynamoDB implementation, not by the test.

@@ -1,39 +1,55 @@
-// `npm run rehearse -- rollback [--scenario NAME]`: runs a runbook offline and prints its timeline.
+// `npm run rehearse -- <runbook> [--scenario NAME] [--list]`: runs a runbook offline and prints its timeline.
+import { existsSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { RollbackRehearsal, type RehearsalResult } from './rollback-rehearsal';
-import { findScenario, runScenario, scenarios } from './rollback-scenarios';
+import { Rehearsal, type RehearsalResult, type RehearsedRunbook } from './rehearsal';
 
-const usage = `Usage: npm run rehearse -- rollback [--scenario NAME] [--list] [--verbose]
+const harness = fileURLToPath(new URL('.', import.meta.url));
+/** Every runbook that ships a `test/harness/<runbook>/rehearsal.ts`; nothing else lists them. */
+const runbooks = readdirSync(harness, { withFileTypes: true })
+  .filter((entry) => entry.isDirectory() && existsSync(`${harness}${entry.name}/rehearsal.ts`))
+  .map((entry) => entry.name)
+  .sort();
 
-Runs the real state machine and Lambda code against a simulated AWS account, a simulated Kubernetes API
-server and a local Slack receiver, then prints what happened, in order. Nothing leaves this machine.`;
+const usage = `Usage: npm run rehearse -- <runbook> [--scenario NAME] [--list] [--verbose]
+Runbooks: ${runbooks.join(', ')}
+
+Runs the real state machine and Lambda code against a simulated AWS account, simulated Kubernetes API
+servers and a local Slack receiver, then prints what happened, in order. Nothing leaves this machine.
+Without --scenario, the runbook's first scenario runs.`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    scenario: { type: 'string', default: 'healthy' },
+    scenario: { type: 'string' },
     list: { type: 'boolean' },
     verbose: { type: 'boolean' },
     help: { type: 'boolean' },
   },
 });
 
-if (values.help || positionals[0] !== 'rollback') {
+const name = positionals[0];
+if (values.help || name === undefined || !runbooks.includes(name)) {
+  if (name !== undefined && !values.help) console.error(`Unknown runbook "${name}".\n`);
   console.log(usage);
   process.exit(values.help ? 0 : 2);
 }
+const { rehearsedRunbook } = (await import(`${harness}${name}/rehearsal.ts`)) as {
+  rehearsedRunbook: RehearsedRunbook;
+};
 if (values.list) {
-  for (const scenario of scenarios) console.log(`${scenario.name.padEnd(26)} ${scenario.summary}`);
+  for (const scenario of rehearsedRunbook.scenarios)
+    console.log(`${scenario.name.padEnd(26)} ${scenario.summary}`);
   process.exit(0);
 }
 
 // The handlers' own log lines would bury the timeline; --verbose (or POWERTOOLS_LOG_LEVEL) brings them back.
 process.env.POWERTOOLS_LOG_LEVEL ??= values.verbose ? 'INFO' : 'ERROR';
-const scenario = findScenario(values.scenario);
-const rehearsal = await RollbackRehearsal.start();
+const rehearsal = await Rehearsal.start(rehearsedRunbook);
 try {
-  console.log(`rollback · scenario ${scenario.name}\n${scenario.summary}\n`);
-  const results = await runScenario(rehearsal, scenario);
+  const scenario = rehearsal.scenario(values.scenario ?? rehearsedRunbook.scenarios[0]?.name ?? '');
+  console.log(`${name} · scenario ${scenario.name}\n${scenario.summary}\n`);
+  const results = await rehearsal.runScenario(scenario);
   results.forEach((result, index) => print(result, results.length > 1 ? index + 1 : undefined));
   const messages = rehearsal.slack.messages;
   console.log(`Slack messages received: ${messages.length}`);
@@ -56,6 +72,6 @@ function print(result: RehearsalResult, execution?: number): void {
   const patch = result.timeline.find(
     (entry) => entry.source === 'kubernetes' && entry.text.includes('PATCH'),
   );
-  if (patch) console.log(`  alarm event → PATCH: ${patch.at.toFixed(1)} ms`);
+  if (patch) console.log(`  event → PATCH: ${patch.at.toFixed(1)} ms`);
   console.log('');
 }

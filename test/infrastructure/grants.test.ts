@@ -30,7 +30,7 @@ describe('the runbooks permissions', () => {
       kubernetes: idOf(synthesized, eksAccess.role),
       notifier: idOf(synthesized, slackNotifier.role),
       alarmStatus: idOf(synthesized, rollback.alarmStatusRole),
-      stateMachine: idOf(synthesized, rollback.stateMachine.role),
+      stateMachine: idOf(synthesized, rollback.workflow.stateMachine.role),
     };
   });
 
@@ -223,12 +223,19 @@ describe('the runbooks permissions', () => {
 
     it('is started by EventBridge through a role that may only start it', () => {
       const { rollback } = synthesized.stack;
-      const rule = synthesized.template.findResources('AWS::Events::Rule')[idOf(synthesized, rollback.rule)];
+      const rule =
+        synthesized.template.findResources('AWS::Events::Rule')[
+          idOf(synthesized, present(rollback.workflow.rule, 'the alarm rule'))
+        ];
       const [target] = present(rule, 'the alarm rule').Properties.Targets as {
         RoleArn: { 'Fn::GetAtt': [string, string] };
       }[];
       const eventsRoleId = present(target, 'the rule target').RoleArn['Fn::GetAtt'][0];
-      expectGrant(eventsRoleId, 'states:StartExecution', ref(idOf(synthesized, rollback.stateMachine)));
+      expectGrant(
+        eventsRoleId,
+        'states:StartExecution',
+        ref(idOf(synthesized, rollback.workflow.stateMachine)),
+      );
       expect(actionsOf(eventsRoleId)).toEqual(['states:StartExecution']);
     });
   });
@@ -243,7 +250,7 @@ describe('the runbooks permissions', () => {
     });
 
     it('publishes to that topic and needs no key', () => {
-      const smRole = idOf(existing, existing.stack.rollback.stateMachine.role);
+      const smRole = idOf(existing, existing.stack.rollback.workflow.stateMachine.role);
       existing.template.hasResourceProperties('AWS::IAM::Policy', {
         Roles: [ref(smRole)],
         PolicyDocument: {

@@ -111,8 +111,12 @@ describe('a RunbookFunction bundle', () => {
     const stack = new Stack(app, 'BundlingTest');
     const role = new Role(stack, 'Role', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
     new RunbookFunction(stack, 'Hello', {
-      entry: 'test/infrastructure/fixtures/hello-handler.ts',
-      serviceName: 'hello',
+      definition: {
+        handler: 'test/infrastructure/fixtures/hello-handler.ts',
+        serviceName: 'hello',
+        substitution: 'HelloFunctionArn',
+        description: 'Bundling test',
+      },
       role,
     });
     const assembly = app.synth();

@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { arnOf, idOf, ref } from './helpers';
+import { arnOf, idOf, present, ref } from './helpers';
 import { exampleConfig, synth, type Synthesized } from './synth';
 
 describe('the rollback runbook trigger', () => {
@@ -28,11 +28,11 @@ describe('the rollback runbook trigger', () => {
     synthesized.template.hasResourceProperties('AWS::Events::Rule', {
       Targets: [
         {
-          Arn: ref(idOf(synthesized, rollback.stateMachine)),
+          Arn: ref(idOf(synthesized, rollback.workflow.stateMachine)),
           Input: Match.absent(),
           InputPath: Match.absent(),
           InputTransformer: Match.absent(),
-          DeadLetterConfig: { Arn: arnOf(idOf(synthesized, rollback.deadLetterQueue)) },
+          DeadLetterConfig: { Arn: arnOf(idOf(synthesized, rollback.workflow.deadLetterQueue)) },
           RetryPolicy: { MaximumRetryAttempts: 4, MaximumEventAgeInSeconds: 7200 },
         },
       ],
@@ -40,7 +40,7 @@ describe('the rollback runbook trigger', () => {
   });
 
   it('keeps undelivered events 14 days in an encrypted queue that refuses plain HTTP', () => {
-    const queueId = idOf(synthesized, synthesized.stack.rollback.deadLetterQueue);
+    const queueId = idOf(synthesized, synthesized.stack.rollback.workflow.deadLetterQueue);
     synthesized.template.hasResourceProperties('AWS::SQS::Queue', {
       MessageRetentionPeriod: 14 * 24 * 3600,
       SqsManagedSseEnabled: true,
@@ -55,7 +55,11 @@ describe('the rollback runbook trigger', () => {
             Action: 'sqs:SendMessage',
             Principal: { Service: 'events.amazonaws.com' },
             Condition: {
-              ArnEquals: { 'aws:SourceArn': arnOf(idOf(synthesized, synthesized.stack.rollback.rule)) },
+              ArnEquals: {
+                'aws:SourceArn': arnOf(
+                  idOf(synthesized, present(synthesized.stack.rollback.workflow.rule, 'the alarm rule')),
+                ),
+              },
             },
           }),
         ]),
@@ -71,7 +75,7 @@ describe('the rollback runbook trigger', () => {
       Dimensions: [
         {
           Name: 'QueueName',
-          Value: { 'Fn::GetAtt': [idOf(synthesized, rollback.deadLetterQueue), 'QueueName'] },
+          Value: { 'Fn::GetAtt': [idOf(synthesized, rollback.workflow.deadLetterQueue), 'QueueName'] },
         },
       ],
       Threshold: 1,

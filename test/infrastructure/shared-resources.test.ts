@@ -80,7 +80,7 @@ describe('the resources the runbooks share', () => {
     synthesized.template.hasOutput('LifecycleEventBusName', { Value: ref(idOf(synthesized, eventBus.bus)) });
     synthesized.template.hasOutput('OnCallTopicArn', { Value: ref(idOf(synthesized, onCall.topic)) });
     synthesized.template.hasOutput('RollbackStateMachineArn', {
-      Value: ref(idOf(synthesized, rollback.stateMachine)),
+      Value: ref(idOf(synthesized, rollback.workflow.stateMachine)),
     });
   });
 

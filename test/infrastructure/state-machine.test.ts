@@ -29,7 +29,7 @@ describe('the rollback state machine', () => {
   });
 
   it('logs every event with execution data to its own log group, and traces with X-Ray', () => {
-    const logGroupId = idOf(synthesized, synthesized.stack.rollback.logGroup);
+    const logGroupId = idOf(synthesized, synthesized.stack.rollback.workflow.logGroup);
     synthesized.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       LoggingConfiguration: {
         Level: 'ALL',
@@ -99,7 +99,9 @@ describe('the rollback state machine', () => {
       synthesized.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: 'AWS/States',
         MetricName: metricName,
-        Dimensions: [{ Name: 'StateMachineArn', Value: ref(idOf(synthesized, rollback.stateMachine)) }],
+        Dimensions: [
+          { Name: 'StateMachineArn', Value: ref(idOf(synthesized, rollback.workflow.stateMachine)) },
+        ],
         Statistic: 'Sum',
         Period: 60,
         Threshold: 1,

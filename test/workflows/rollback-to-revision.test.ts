@@ -1,12 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config/load';
-import { RollbackRehearsal } from '../harness/rollback-rehearsal';
-import { CHECKOUT, findScenario, runScenario } from '../harness/rollback-scenarios';
+import type { RunbooksConfig } from '../../lib/config/schema';
+import { Rehearsal } from '../harness/rehearsal';
+import { rehearsedRunbook } from '../harness/rollback/rehearsal';
+import { CHECKOUT } from '../harness/rollback/scenarios';
 
 // Its own file: the handlers read their settings once per process, as in Lambda, so a second configuration
 // needs a second module graph.
-let rehearsal: RollbackRehearsal;
+let rehearsal: Rehearsal<RunbooksConfig>;
 
 beforeAll(async () => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
@@ -14,13 +16,13 @@ beforeAll(async () => {
   const checkout = config.rollback.targets.find((target) => target.alarmName === CHECKOUT.alarm);
   if (!checkout) throw new Error('the example configuration no longer maps the checkout alarm');
   checkout.toRevision = 1;
-  rehearsal = await RollbackRehearsal.start(config);
+  rehearsal = await Rehearsal.start(rehearsedRunbook, config);
 });
 afterAll(() => rehearsal?.close());
 
 describe('the rollback runbook with toRevision in the configuration', () => {
   it('rolls back to that revision, as kubectl rollout undo --to-revision does, not to the previous one', async () => {
-    const [result] = await runScenario(rehearsal, findScenario('healthy'));
+    const [result] = await rehearsal.runScenario('healthy');
     expect(result?.status).toBe('SUCCEEDED');
     const deployment = rehearsal.cluster().getDeployment(CHECKOUT.namespace, CHECKOUT.deployment);
     expect(deployment?.spec.template.spec?.containers?.[0]?.image).toBe(CHECKOUT.images[0]);

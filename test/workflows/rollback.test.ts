@@ -1,14 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  EVENT_BUS,
-  LOCK_TABLE,
-  ON_CALL_TOPIC,
-  RollbackRehearsal,
-  type RehearsalResult,
-} from '../harness/rollback-rehearsal';
-import { CHECKOUT, findScenario, runScenario } from '../harness/rollback-scenarios';
+import type { RunbooksConfig } from '../../lib/config/schema';
+import { EVENT_BUS, LOCK_TABLE, ON_CALL_TOPIC, Rehearsal, type RehearsalResult } from '../harness/rehearsal';
+import { rehearsedRunbook } from '../harness/rollback/rehearsal';
+import { CHECKOUT } from '../harness/rollback/scenarios';
 
-let rehearsal: RollbackRehearsal;
+let rehearsal: Rehearsal<RunbooksConfig>;
 /** Every line the handlers logged, at DEBUG; kept off the console and searched for secrets. */
 const logLines: string[] = [];
 
@@ -20,14 +16,14 @@ beforeAll(async () => {
       return true;
     });
   }
-  rehearsal = await RollbackRehearsal.start();
+  rehearsal = await Rehearsal.start(rehearsedRunbook);
 });
 afterAll(async () => {
   vi.restoreAllMocks();
   await rehearsal?.close();
 });
 
-const run = async (name: string): Promise<RehearsalResult[]> => runScenario(rehearsal, findScenario(name));
+const run = async (name: string): Promise<RehearsalResult[]> => rehearsal.runScenario(name);
 const only = async (name: string): Promise<RehearsalResult> => {
   const [result, ...rest] = await run(name);
   expect(rest).toHaveLength(0);

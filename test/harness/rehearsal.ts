@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../../lib/config/load';
-import { rollbackRuntime } from '../../lib/config/rollback-runtime';
-import type { RunbooksConfig } from '../../lib/config/schema';
+import { notifySlackFunction } from '../../lambdas/notify/functions';
+import type { RunbookFunctionTable } from '../../lambdas/shared/function-table';
+import type { EksCluster } from '../../lib/config/shared';
 import { startKubernetesApiServer, type SimulatedKubernetesApi } from './kubernetes-api-server';
 import { ACCOUNT, REGION, SimulatedAccount } from './simulated-account';
 import { startSlackReceiver, type SlackReceiver } from './slack-receiver';
@@ -20,22 +20,51 @@ type TaskOverride = (input: Record<string, unknown>) => Promise<unknown>;
 type RunParameters = Parameters<StateMachine['run']>;
 type LocalHandlers = NonNullable<NonNullable<RunParameters[1]>['overrides']>['taskResourceLocalHandlers'];
 
-/** The Lambda functions of the rollback runbook, by the ASL substitution that names them. */
-const FUNCTIONS = {
-  PrepareFunctionArn: { name: 'rollback-prepare', load: () => import('../../lambdas/rollback-prepare') },
-  UndoFunctionArn: { name: 'rollback-undo', load: () => import('../../lambdas/rollback-undo') },
-  RolloutStatusFunctionArn: {
-    name: 'rollback-rollout-status',
-    load: () => import('../../lambdas/rollback-rollout-status'),
-  },
-  AlarmStatusFunctionArn: {
-    name: 'rollback-alarm-status',
-    load: () => import('../../lambdas/rollback-alarm-status'),
-  },
-  NotifySlackFunctionArn: { name: 'notify-slack', load: () => import('../../lambdas/notify-slack') },
-} as const;
-
 const functionArn = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
+
+/** What every runbook's configuration has: the shared sections the rehearsal's peers are built from. */
+export interface RehearsalConfig {
+  environment: string;
+  dashboardUrl?: string;
+  eksClusters: EksCluster[];
+}
+
+/** What a runbook's construct derives from its configuration section, derived the same way offline. */
+export interface RunbookDeployment {
+  /** `definitionSubstitutions` beyond the kit's and the functions' ARNs (timings, limits). */
+  substitutions: Record<string, string>;
+  /** Environment variables its handlers read, beyond the kit's (lock table, webhook secret, AWS endpoints). */
+  environment: Record<string, string>;
+}
+
+/** One step of a scenario's plan: events sent one after another, or at once when `concurrent`. */
+export interface ScenarioPlan {
+  events: unknown[];
+  concurrent?: boolean;
+  options?: RunOptions;
+}
+
+export interface Scenario<C extends RehearsalConfig = RehearsalConfig> {
+  name: string;
+  summary: string;
+  arrange(rehearsal: Rehearsal<C>): Promise<ScenarioPlan>;
+}
+
+/**
+ * A runbook as the rehearsal knows it: its ASL file, its function table (the same one its construct
+ * deploys), what its construct derives from the configuration, and its scenarios. A new runbook supplies
+ * one of these in `test/harness/<runbook>/rehearsal.ts` and `npm run rehearse -- <runbook>` finds it.
+ */
+export interface RehearsedRunbook<C extends RehearsalConfig = RehearsalConfig> {
+  name: string;
+  /** The ASL file, absolute path. */
+  definitionPath: string;
+  functions: RunbookFunctionTable;
+  /** The configuration a rehearsal uses when none is given (the shipped example). */
+  defaultConfig(): C;
+  deployment(config: C): RunbookDeployment;
+  scenarios: Array<Scenario<C>>;
+}
 
 export interface TimelineEntry {
   /** Milliseconds since the event entered the state machine. */
@@ -63,15 +92,17 @@ export interface RunOptions {
 }
 
 /**
- * The rollback runbook, offline: the real ASL file executed by aws-local-stepfunctions, its Task states bound to
- * the real handler modules, AWS reached through the simulated account, Kubernetes through the simulated API
- * server over HTTPS, Slack through a real HTTP receiver. Waits and retry pauses run at zero.
+ * A runbook, offline: the real ASL file executed by aws-local-stepfunctions, its Task states bound to the real
+ * handler modules of its function table, AWS reached through the simulated account, Kubernetes through a
+ * simulated API server per configured cluster over HTTPS, Slack through a real HTTP receiver. Waits and retry
+ * pauses run at zero.
  */
-export class RollbackRehearsal {
+export class Rehearsal<C extends RehearsalConfig = RehearsalConfig> {
   private executions = 0;
 
   private constructor(
-    readonly config: RunbooksConfig,
+    readonly runbook: RehearsedRunbook<C>,
+    readonly config: C,
     readonly account: SimulatedAccount,
     readonly kubernetes: Map<string, SimulatedKubernetesApi>,
     readonly slack: SlackReceiver,
@@ -80,10 +111,11 @@ export class RollbackRehearsal {
     private readonly handlers: Map<string, Handler>,
   ) {}
 
-  static async start(
-    config: RunbooksConfig = loadConfig(`${root}lib/config/example.yaml`),
-  ): Promise<RollbackRehearsal> {
-    const runtime = rollbackRuntime(config);
+  static async start<C extends RehearsalConfig>(
+    runbook: RehearsedRunbook<C>,
+    config: C = runbook.defaultConfig(),
+  ): Promise<Rehearsal<C>> {
+    const deployment = runbook.deployment(config);
     const account = await SimulatedAccount.start(LOCK_TABLE);
     const slack = await startSlackReceiver();
     account.secrets.set(WEBHOOK_SECRET, slack.url);
@@ -98,8 +130,9 @@ export class RollbackRehearsal {
       account.clusters.set(cluster.name, { endpoint: api.endpoint, caData: api.caData, status: 'ACTIVE' });
     }
 
-    // What the CDK construct gives each function, so the handlers read the same settings as in AWS.
-    Object.assign(process.env, runtime.prepareEnvironment, {
+    // What the CDK constructs give the functions, so the handlers read the same settings as in AWS.
+    Object.assign(process.env, deployment.environment, {
+      ENVIRONMENT_NAME: config.environment,
       AWS_REGION: REGION,
       AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
@@ -112,32 +145,33 @@ export class RollbackRehearsal {
     });
     delete process.env.AWS_SESSION_TOKEN;
 
+    // The same substitutions RunbookStateMachine provides, with the functions named after their table entries.
     const handlers = new Map<string, Handler>();
     const substitutions: Record<string, string> = {
-      ...runtime.substitutions,
+      ...deployment.substitutions,
+      EnvironmentName: config.environment,
       LockTableName: LOCK_TABLE,
       EventBusName: EVENT_BUS,
       OnCallTopicArn: ON_CALL_TOPIC,
     };
-    for (const [key, fn] of Object.entries(FUNCTIONS)) {
-      substitutions[key] = functionArn(fn.name);
-      handlers.set(functionArn(fn.name), (await fn.load()).handler as Handler);
+    for (const fn of [...Object.values(runbook.functions), notifySlackFunction]) {
+      substitutions[fn.substitution] = functionArn(fn.serviceName);
+      const module = (await import(`${root}${fn.handler}`)) as { handler?: Handler };
+      if (typeof module.handler !== 'function') throw new Error(`${fn.handler} exports no handler`);
+      handlers.set(functionArn(fn.serviceName), module.handler);
     }
-    const text = readFileSync(`${root}state-machines/rollback.asl.json`, 'utf8').replace(
-      /\$\{(\w+)\}/g,
-      (_, key: string) => {
-        const value = substitutions[key];
-        if (value === undefined)
-          throw new Error(`rollback.asl.json uses \${${key}}, which the rehearsal does not set`);
-        return value;
-      },
-    );
+    const file = runbook.definitionPath;
+    const text = readFileSync(file, 'utf8').replace(/\$\{(\w+)\}/g, (_, key: string) => {
+      const value = substitutions[key];
+      if (value === undefined) throw new Error(`${file} uses \${${key}}, which the rehearsal does not set`);
+      return value;
+    });
     const definition = JSON.parse(text) as Record<string, unknown>;
     // Built once: validating the definition takes ~150 ms, which is not part of the runbook's latency.
     const machine = new StateMachine(definition as unknown as StateMachineDefinition, {
       validationOptions: { checkArn: true, checkPaths: true },
     });
-    return new RollbackRehearsal(config, account, kubernetes, slack, definition, machine, handlers);
+    return new Rehearsal(runbook, config, account, kubernetes, slack, definition, machine, handlers);
   }
 
   /** The simulated API server of a cluster from the configuration. */
@@ -147,39 +181,32 @@ export class RollbackRehearsal {
     return api;
   }
 
-  /** A `CloudWatch Alarm State Change` event as EventBridge delivers it. */
-  alarmEvent(
-    alarmName: string,
-    overrides: { id?: string; state?: string; at?: Date } = {},
-  ): Record<string, unknown> {
-    const at = overrides.at ?? new Date();
-    return {
-      version: '0',
-      id: overrides.id ?? crypto.randomUUID(),
-      'detail-type': 'CloudWatch Alarm State Change',
-      source: 'aws.cloudwatch',
-      account: ACCOUNT,
-      time: at.toISOString(),
-      region: REGION,
-      resources: [`arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${alarmName}`],
-      detail: {
-        alarmName,
-        state: {
-          value: overrides.state ?? 'ALARM',
-          reason: 'Threshold Crossed: 3 out of the last 3 datapoints were greater than the threshold (5.0).',
-          // CloudWatch's own timestamp format, offset without a colon.
-          timestamp: at.toISOString().replace('Z', '+0000'),
-        },
-        previousState: { value: 'OK', reason: 'Threshold not crossed', timestamp: at.toISOString() },
-        configuration: { metrics: [] },
-      },
-    };
+  /** A scenario of this runbook by name, or an error that lists them. */
+  scenario(name: string): Scenario<C> {
+    const scenario = this.runbook.scenarios.find((candidate) => candidate.name === name);
+    if (!scenario) {
+      throw new Error(
+        `Unknown ${this.runbook.name} scenario "${name}". Scenarios: ${this.runbook.scenarios.map((s) => s.name).join(', ')}`,
+      );
+    }
+    return scenario;
+  }
+
+  /** Arranges and runs one scenario on a reset rehearsal. */
+  async runScenario(scenario: Scenario<C> | string): Promise<RehearsalResult[]> {
+    const chosen = typeof scenario === 'string' ? this.scenario(scenario) : scenario;
+    await this.reset();
+    const plan = await chosen.arrange(this);
+    if (plan.concurrent) return Promise.all(plan.events.map((event) => this.run(event, plan.options)));
+    const results: RehearsalResult[] = [];
+    for (const event of plan.events) results.push(await this.run(event, plan.options));
+    return results;
   }
 
   async run(event: unknown, options: RunOptions = {}): Promise<RehearsalResult> {
     this.executions += 1;
     const executionName = options.executionName ?? `rehearsal-${this.executions}-${Date.now()}`;
-    const executionArn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:platform-runbooks-rollback:${executionName}`;
+    const executionArn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:platform-runbooks-${this.runbook.name}:${executionName}`;
     const startedAt = performance.now();
     const wallStart = Date.now();
     const invocations: RehearsalResult['lambdaInvocations'] = [];
@@ -236,11 +263,11 @@ export class RollbackRehearsal {
           Name: executionName,
           StartTime: new Date(wallStart).toISOString(),
           Input: event as RunParameters[0],
-          RoleArn: `arn:aws:iam::${ACCOUNT}:role/platform-runbooks-rollback`,
+          RoleArn: `arn:aws:iam::${ACCOUNT}:role/platform-runbooks-${this.runbook.name}`,
         },
         StateMachine: {
           Id: executionArn.replace(/:execution:([^:]+):.*/, ':stateMachine:$1'),
-          Name: 'rollback',
+          Name: this.runbook.name,
         },
       },
     });

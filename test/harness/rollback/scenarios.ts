@@ -1,6 +1,10 @@
-import { readPrepareSettings } from '../../lambdas/rollback/settings';
-import { TARGET_TAG } from '../../lambdas/rollback/target';
-import { LOCK_TABLE, type RollbackRehearsal, type RunOptions } from './rollback-rehearsal';
+import { readPrepareSettings } from '../../../lambdas/rollback/settings';
+import { TARGET_TAG } from '../../../lambdas/rollback/target';
+import type { RunbooksConfig } from '../../../lib/config/schema';
+import { LOCK_TABLE, type Rehearsal, type Scenario, type ScenarioPlan } from '../rehearsal';
+import { ACCOUNT, REGION } from '../simulated-account';
+
+type RollbackRehearsal = Rehearsal<RunbooksConfig>;
 
 /** The workload of the example configuration that most scenarios roll back. */
 export const CHECKOUT = {
@@ -16,21 +20,39 @@ export const CHECKOUT = {
   ],
 } as const;
 
-export interface ScenarioPlan {
-  /** Events sent to the state machine; several are sent at once when `concurrent`, else one after another. */
-  events: unknown[];
-  concurrent?: boolean;
-  options?: RunOptions;
+/** A `CloudWatch Alarm State Change` event as EventBridge delivers it. */
+export function alarmEvent(
+  alarmName: string,
+  overrides: { id?: string; state?: string; at?: Date } = {},
+): Record<string, unknown> {
+  const at = overrides.at ?? new Date();
+  return {
+    version: '0',
+    id: overrides.id ?? crypto.randomUUID(),
+    'detail-type': 'CloudWatch Alarm State Change',
+    source: 'aws.cloudwatch',
+    account: ACCOUNT,
+    time: at.toISOString(),
+    region: REGION,
+    resources: [`arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${alarmName}`],
+    detail: {
+      alarmName,
+      state: {
+        value: overrides.state ?? 'ALARM',
+        reason: 'Threshold Crossed: 3 out of the last 3 datapoints were greater than the threshold (5.0).',
+        // CloudWatch's own timestamp format, offset without a colon.
+        timestamp: at.toISOString().replace('Z', '+0000'),
+      },
+      previousState: { value: 'OK', reason: 'Threshold not crossed', timestamp: at.toISOString() },
+      configuration: { metrics: [] },
+    },
+  };
 }
 
-export interface Scenario {
-  name: string;
-  summary: string;
-  arrange(rehearsal: RollbackRehearsal): Promise<ScenarioPlan>;
-}
-
-/** Three revisions of checkout-api (1.5.0 is current and bad), its alarm firing and then recovering. */
-/** `recoversAfterReads` null: the alarm never returns to OK. */
+/**
+ * Three revisions of checkout-api (1.5.0 is current and bad), its alarm firing and then recovering;
+ * `recoversAfterReads` null: the alarm never returns to OK.
+ */
 async function healthyCheckout(rehearsal: RollbackRehearsal, recoversAfterReads: number | null = 2) {
   rehearsal.cluster().addDeployment({
     namespace: CHECKOUT.namespace,
@@ -48,17 +70,15 @@ async function healthyCheckout(rehearsal: RollbackRehearsal, recoversAfterReads:
   });
 }
 
-const one = (rehearsal: RollbackRehearsal, alarm: string = CHECKOUT.alarm): ScenarioPlan => ({
-  events: [rehearsal.alarmEvent(alarm)],
-});
+const one = (alarm: string = CHECKOUT.alarm): ScenarioPlan => ({ events: [alarmEvent(alarm)] });
 
-export const scenarios: Scenario[] = [
+export const rollbackScenarios: Array<Scenario<RunbooksConfig>> = [
   {
     name: 'healthy',
     summary: 'The alarm fires, 1.5.0 is rolled back to 1.4.2, the rollout completes and the alarm recovers.',
     async arrange(rehearsal) {
       await healthyCheckout(rehearsal);
-      return one(rehearsal);
+      return one();
     },
   },
   {
@@ -67,7 +87,7 @@ export const scenarios: Scenario[] = [
       'The rollback completes but the alarm stays in ALARM through the recovery window: on-call is paged.',
     async arrange(rehearsal) {
       await healthyCheckout(rehearsal, null);
-      return one(rehearsal);
+      return one();
     },
   },
   {
@@ -78,7 +98,7 @@ export const scenarios: Scenario[] = [
       rehearsal
         .cluster()
         .setRollout(CHECKOUT.namespace, CHECKOUT.deployment, { kind: 'deadline-exceeded', afterReads: 1 });
-      return one(rehearsal);
+      return one();
     },
   },
   {
@@ -87,7 +107,7 @@ export const scenarios: Scenario[] = [
     async arrange(rehearsal) {
       await healthyCheckout(rehearsal);
       rehearsal.account.alarms.delete(CHECKOUT.alarm);
-      return one(rehearsal);
+      return one();
     },
   },
   {
@@ -109,7 +129,7 @@ export const scenarios: Scenario[] = [
         tags: { [TARGET_TAG]: 'prod-eks/payments/payments-worker' },
         transition: { to: 'OK', afterReads: 1 },
       });
-      return one(rehearsal, 'rollback-payments-worker-latency');
+      return one('rollback-payments-worker-latency');
     },
   },
   {
@@ -117,7 +137,7 @@ export const scenarios: Scenario[] = [
     summary: 'An alarm with a discovery prefix but no target tag: reported, nothing touched.',
     async arrange(rehearsal) {
       rehearsal.account.addAlarm({ name: 'rollback-orphan-alarm' });
-      return one(rehearsal, 'rollback-orphan-alarm');
+      return one('rollback-orphan-alarm');
     },
   },
   {
@@ -128,7 +148,7 @@ export const scenarios: Scenario[] = [
         name: 'rollback-kube-system-dns',
         tags: { [TARGET_TAG]: 'prod-eks/kube-system/coredns' },
       });
-      return one(rehearsal, 'rollback-kube-system-dns');
+      return one('rollback-kube-system-dns');
     },
   },
   {
@@ -136,7 +156,7 @@ export const scenarios: Scenario[] = [
     summary: 'The mapped Deployment does not exist (renamed or deleted): reported, nothing touched.',
     async arrange(rehearsal) {
       rehearsal.account.addAlarm({ name: CHECKOUT.alarm });
-      return one(rehearsal);
+      return one();
     },
   },
   {
@@ -145,7 +165,7 @@ export const scenarios: Scenario[] = [
     async arrange(rehearsal) {
       await healthyCheckout(rehearsal);
       rehearsal.cluster().setPaused(CHECKOUT.namespace, CHECKOUT.deployment, true);
-      return one(rehearsal);
+      return one();
     },
   },
   {
@@ -158,7 +178,7 @@ export const scenarios: Scenario[] = [
         revisions: [{ image: CHECKOUT.images[2] }],
       });
       rehearsal.account.addAlarm({ name: CHECKOUT.alarm });
-      return one(rehearsal);
+      return one();
     },
   },
   {
@@ -172,7 +192,7 @@ export const scenarios: Scenario[] = [
           'arn:aws:states:eu-west-1:111122223333:execution:platform-runbooks-rollback:earlier',
         lastRollbackEventId: 'an-earlier-event',
       });
-      return one(rehearsal);
+      return one();
     },
   },
   {
@@ -186,7 +206,7 @@ export const scenarios: Scenario[] = [
           'arn:aws:states:eu-west-1:111122223333:execution:platform-runbooks-canary:release-42',
         lockExpiresAt: Math.floor(Date.now() / 1000) + 900,
       });
-      return one(rehearsal);
+      return one();
     },
   },
   {
@@ -196,7 +216,7 @@ export const scenarios: Scenario[] = [
     async arrange(rehearsal) {
       await healthyCheckout(rehearsal);
       rehearsal.cluster().injectFault({ method: 'PATCH', status: 409, times: 1 });
-      return one(rehearsal);
+      return one();
     },
   },
   {
@@ -205,7 +225,7 @@ export const scenarios: Scenario[] = [
     async arrange(rehearsal) {
       await healthyCheckout(rehearsal);
       rehearsal.cluster().injectFault({ method: 'PATCH', status: 409, times: 2 });
-      return one(rehearsal);
+      return one();
     },
   },
   {
@@ -214,7 +234,7 @@ export const scenarios: Scenario[] = [
     async arrange(rehearsal) {
       await healthyCheckout(rehearsal);
       rehearsal.cluster().injectFault({ method: 'GET', delayMs: 3_000, times: 20 });
-      return one(rehearsal);
+      return one();
     },
   },
   {
@@ -224,7 +244,7 @@ export const scenarios: Scenario[] = [
     async arrange(rehearsal) {
       await healthyCheckout(rehearsal);
       rehearsal.slack.respondWith(Array.from({ length: 100 }, () => ({ status: 503 })));
-      return one(rehearsal);
+      return one();
     },
   },
   {
@@ -232,7 +252,7 @@ export const scenarios: Scenario[] = [
     summary: 'EventBridge delivers the same alarm event twice, at the same moment: one rollback.',
     async arrange(rehearsal) {
       await healthyCheckout(rehearsal);
-      const event = rehearsal.alarmEvent(CHECKOUT.alarm);
+      const event = alarmEvent(CHECKOUT.alarm);
       return { events: [event, event], concurrent: true };
     },
   },
@@ -242,7 +262,7 @@ export const scenarios: Scenario[] = [
       'The same alarm event arrives again after the first run finished: nothing happens, nobody is pinged.',
     async arrange(rehearsal) {
       await healthyCheckout(rehearsal);
-      const event = rehearsal.alarmEvent(CHECKOUT.alarm);
+      const event = alarmEvent(CHECKOUT.alarm);
       return { events: [event, event] };
     },
   },
@@ -257,7 +277,7 @@ export const scenarios: Scenario[] = [
         transition: { to: 'OK', afterReads: 2 },
       });
       return {
-        events: [rehearsal.alarmEvent(CHECKOUT.alarm), rehearsal.alarmEvent('rollback-checkout-api-latency')],
+        events: [alarmEvent(CHECKOUT.alarm), alarmEvent('rollback-checkout-api-latency')],
         concurrent: true,
       };
     },
@@ -267,7 +287,7 @@ export const scenarios: Scenario[] = [
     summary: 'An event without detail.state arrives: a clear error naming the field, no action, no page.',
     async arrange(rehearsal) {
       await healthyCheckout(rehearsal);
-      const event = rehearsal.alarmEvent(CHECKOUT.alarm) as { detail: Record<string, unknown> };
+      const event = alarmEvent(CHECKOUT.alarm) as { detail: Record<string, unknown> };
       delete event.detail.state;
       return { events: [event] };
     },
@@ -279,7 +299,7 @@ export const scenarios: Scenario[] = [
     async arrange(rehearsal) {
       await healthyCheckout(rehearsal);
       return {
-        events: [rehearsal.alarmEvent(CHECKOUT.alarm)],
+        events: [alarmEvent(CHECKOUT.alarm)],
         options: {
           overrides: {
             // A cold start with this environment throws before the handler runs, as in Lambda.
@@ -290,21 +310,3 @@ export const scenarios: Scenario[] = [
     },
   },
 ];
-
-export function findScenario(name: string): Scenario {
-  const scenario = scenarios.find((candidate) => candidate.name === name);
-  if (!scenario) {
-    throw new Error(`Unknown scenario "${name}". Scenarios: ${scenarios.map((s) => s.name).join(', ')}`);
-  }
-  return scenario;
-}
-
-/** Arranges and runs one scenario on a reset rehearsal. */
-export async function runScenario(rehearsal: RollbackRehearsal, scenario: Scenario) {
-  await rehearsal.reset();
-  const plan = await scenario.arrange(rehearsal);
-  if (plan.concurrent) return Promise.all(plan.events.map((event) => rehearsal.run(event, plan.options)));
-  const results = [];
-  for (const event of plan.events) results.push(await rehearsal.run(event, plan.options));
-  return results;
-}

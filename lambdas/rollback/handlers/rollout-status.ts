@@ -1,6 +1,6 @@
-import { clusterAccessFromEnvironment } from './kubernetes/lambda-cluster-access';
-import { checkRollout, type RolloutCheck } from './rollback/check-rollout';
-import { correlateWithExecution, logger } from './shared/logger';
+import { clusterAccessFromEnvironment } from '../../kubernetes/lambda-cluster-access';
+import { checkRollout, type RolloutCheck } from '../check-rollout';
+import { correlateWithExecution, logger } from '../../shared/logger';
 
 const kubernetes = clusterAccessFromEnvironment();
 

@@ -1,9 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { clusterAccessFromEnvironment } from './kubernetes/lambda-cluster-access';
-import { performUndo, type UndoOutcome } from './rollback/perform-undo';
-import { WorkloadLock } from './rollback/workload-lock';
-import { requiredEnv } from './shared/env';
-import { correlateWithExecution, logger } from './shared/logger';
+import { clusterAccessFromEnvironment } from '../../kubernetes/lambda-cluster-access';
+import { performUndo, type UndoOutcome } from '../perform-undo';
+import { WorkloadLock } from '../../workload-lock/workload-lock';
+import { requiredEnv } from '../../shared/env';
+import { correlateWithExecution, logger } from '../../shared/logger';
 
 const lock = new WorkloadLock(new DynamoDBClient({}), requiredEnv('LOCK_TABLE_NAME'));
 const kubernetes = clusterAccessFromEnvironment();

@@ -1,10 +1,10 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { clusterAccessFromEnvironment } from './kubernetes/lambda-cluster-access';
-import { prepareRollback, type PreparedRun } from './rollback/prepare';
-import { readPrepareSettings } from './rollback/settings';
-import { WorkloadLock } from './rollback/workload-lock';
-import { correlateWithExecution, logger } from './shared/logger';
+import { clusterAccessFromEnvironment } from '../../kubernetes/lambda-cluster-access';
+import { prepareRollback, type PreparedRun } from '../prepare';
+import { readPrepareSettings } from '../settings';
+import { WorkloadLock } from '../../workload-lock/workload-lock';
+import { correlateWithExecution, logger } from '../../shared/logger';
 
 const settings = readPrepareSettings();
 const cloudwatch = new CloudWatchClient({});

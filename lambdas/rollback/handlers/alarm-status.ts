@@ -1,6 +1,6 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { readAlarmStatus, type AlarmStatus } from './rollback/alarm-status';
-import { correlateWithExecution, logger } from './shared/logger';
+import { readAlarmStatus, type AlarmStatus } from '../alarm-status';
+import { correlateWithExecution, logger } from '../../shared/logger';
 
 const cloudwatch = new CloudWatchClient({});
 

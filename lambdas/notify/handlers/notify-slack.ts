@@ -1,11 +1,11 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { requiredEnv } from './shared/env';
-import { parseOrThrow } from './shared/errors';
-import { correlateWithExecution, logger } from './shared/logger';
-import { runbookReportSchema, type RunbookReport } from './notify/report';
-import { buildSlackMessage } from './notify/slack-message';
-import { postToSlack, type PostToSlackOptions } from './notify/slack-webhook';
-import { createWebhookUrlSource, type WebhookUrlSource } from './notify/webhook-url';
+import { requiredEnv } from '../../shared/env';
+import { parseOrThrow } from '../../shared/errors';
+import { correlateWithExecution, logger } from '../../shared/logger';
+import { runbookReportSchema, type RunbookReport } from '../report';
+import { buildSlackMessage } from '../slack-message';
+import { postToSlack, type PostToSlackOptions } from '../slack-webhook';
+import { createWebhookUrlSource, type WebhookUrlSource } from '../webhook-url';
 
 const secrets = new SecretsManagerClient({});
 const webhookUrl = createWebhookUrlSource({ secrets, secretId: requiredEnv('WEBHOOK_SECRET_ID') });

@@ -1,0 +1,18 @@
+/**
+ * One Lambda of a runbook, written once: the runbook's construct deploys it from this entry, and the
+ * rehearsal binds the same handler to the ASL state that the same substitution names, so the two cannot
+ * disagree about which code runs where.
+ */
+export interface RunbookFunctionEntry {
+  /** The handler file, relative to the repository root, e.g. `lambdas/rollback/handlers/prepare.ts`. */
+  readonly handler: string;
+  /** `POWERTOOLS_SERVICE_NAME`, and the function's name in the rehearsal's timeline. */
+  readonly serviceName: string;
+  /** The `definitionSubstitutions` key whose value is the function's ARN in the ASL file. */
+  readonly substitution: string;
+  /** The function's description in the console. */
+  readonly description: string;
+}
+
+/** A runbook's Lambdas by their role in it (`prepare`, `undo`…). */
+export type RunbookFunctionTable = Readonly<Record<string, RunbookFunctionEntry>>;

@@ -1,0 +1,67 @@
+import * as z from 'zod/mini';
+import { clusterName, dnsLabel } from './fields';
+
+// The sections every runbook reads: where it runs, who hears about it, and which clusters it may touch.
+
+export const eksClusterSchema = z.strictObject({
+  name: clusterName,
+  /** Namespaces the runbooks may act in: the EKS access entry is scoped to them. */
+  namespaces: z.array(dnsLabel).check(z.minLength(1)),
+});
+
+export type EksCluster = z.output<typeof eksClusterSchema>;
+
+/** The shared top-level fields; `schema.ts` adds one section per runbook to them. */
+export const sharedConfigShape = {
+  /** Short name of the environment, used in resource names and every message. */
+  environment: z
+    .string()
+    .check(z.regex(/^[a-z][a-z0-9-]{1,19}$/, 'must be 2-20 of a-z, 0-9, "-", starting with a letter')),
+  account: z.optional(z.string().check(z.regex(/^\d{12}$/, 'must be a 12-digit AWS account id'))),
+  region: z.optional(
+    z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1')),
+  ),
+  slack: z.strictObject({
+    /** Secrets Manager secret holding the incoming-webhook URL (plain string or {"webhookUrl": "..."}). */
+    webhookSecretName: z.string().check(z.minLength(1), z.maxLength(512)),
+  }),
+  onCall: z._default(
+    z.strictObject({
+      /** Page an existing topic (PagerDuty, Opsgenie, Chatbot…); omitted: the stack creates one. */
+      existingTopicArn: z.optional(
+        z
+          .string()
+          .check(
+            z.regex(
+              /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/,
+              'must be an SNS topic ARN',
+            ),
+          ),
+      ),
+      /** E-mail addresses subscribed to the created topic. @default [] */
+      emails: z._default(z.array(z.email()), []),
+    }),
+    { emails: [] },
+  ),
+  /** Link shown in every message, e.g. the team's runbook dashboard. */
+  dashboardUrl: z.optional(z.url({ protocol: /^https$/ })),
+  eksClusters: z.array(eksClusterSchema).check(z.minLength(1)),
+};
+
+/** Shared checks: no cluster listed twice. */
+export function checkSharedSections(
+  { eksClusters }: { eksClusters: EksCluster[] },
+  ctx: z.core.$RefinementCtx,
+): void {
+  const clusterNames = new Set<string>();
+  eksClusters.forEach((cluster, index) => {
+    if (clusterNames.has(cluster.name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['eksClusters', index, 'name'],
+        message: `cluster "${cluster.name}" is listed twice`,
+      });
+    }
+    clusterNames.add(cluster.name);
+  });
+}

@@ -1,0 +1,25 @@
+import { fileURLToPath } from 'node:url';
+import { rollbackFunctions } from '../../../lambdas/rollback/functions';
+import { loadConfig } from '../../../lib/config/load';
+import { rollbackRuntime } from '../../../lib/config/rollback';
+import type { RunbooksConfig } from '../../../lib/config/schema';
+import type { RehearsedRunbook } from '../rehearsal';
+import { rollbackScenarios } from './scenarios';
+
+/** The rollback runbook for `npm run rehearse -- rollback`, deployed as `lib/rollback-runbook.ts` does. */
+export const rehearsedRunbook: RehearsedRunbook<RunbooksConfig> = {
+  name: 'rollback',
+  definitionPath: fileURLToPath(new URL('../../../state-machines/rollback.asl.json', import.meta.url)),
+  functions: rollbackFunctions,
+  defaultConfig: () =>
+    loadConfig(fileURLToPath(new URL('../../../lib/config/example.yaml', import.meta.url))),
+  deployment(config) {
+    const runtime = rollbackRuntime({
+      environment: config.environment,
+      settings: config.rollback,
+      clusters: config.eksClusters,
+    });
+    return { substitutions: runtime.substitutions, environment: runtime.prepareEnvironment };
+  },
+  scenarios: rollbackScenarios,
+};
