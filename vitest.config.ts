@@ -2,7 +2,6 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Tests never reach AWS: dummy credentials, and endpoints on a closed loopback port.
@@ -15,5 +14,25 @@ export default defineConfig({
       POWERTOOLS_DEV: 'false',
       POWERTOOLS_LOG_LEVEL: 'WARN',
     },
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'infrastructure',
+          include: ['test/infrastructure/**/*.test.ts'],
+          // These files only read synthesized templates: sharing a worker's module graph lets them share
+          // aws-cdk-lib's import and the example configuration's synthesis (test/infrastructure/synth.ts).
+          isolate: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'runbooks',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/infrastructure/**'],
+        },
+      },
+    ],
   },
 });

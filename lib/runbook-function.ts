@@ -12,6 +12,9 @@ import { lambdaBundling } from './lambda-bundling';
 /** The repository root: entries and the lock file are resolved from it, whatever the working directory. */
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 
+/** A runbook Lambda's timeout unless its construct passes another (`RunbookFunctionProps.timeout`). */
+export const defaultFunctionTimeout = Duration.seconds(30);
+
 export interface RunbookFunctionProps {
   /**
    * The function's entry in its runbook's function table: the handler file, `POWERTOOLS_SERVICE_NAME`
@@ -70,7 +73,7 @@ export class RunbookFunction extends NodejsFunction {
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
       tracing: Tracing.ACTIVE,
-      timeout: props.timeout ?? Duration.seconds(30),
+      timeout: props.timeout ?? defaultFunctionTimeout,
       memorySize: props.memorySize ?? 256,
       logGroup,
       environment: {

@@ -1,13 +1,13 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { RunbooksConfig } from './config/schema';
-import { EksRunbookAccess } from './eks-runbook-access';
-import { LifecycleEventBus } from './lifecycle-event-bus';
-import { OnCallTopic } from './on-call-topic';
+import type { EksRunbookAccess } from './eks-runbook-access';
+import type { LifecycleEventBus } from './lifecycle-event-bus';
+import type { OnCallTopic } from './on-call-topic';
 import { RollbackRunbook } from './rollback-runbook';
-import type { RunbookSharedResources } from './runbook-shared-resources';
-import { SlackNotifier } from './slack-notifier';
-import { WorkloadLockTable } from './workload-lock-table';
+import { createRunbookCommons } from './runbook-commons';
+import type { SlackNotifier } from './slack-notifier';
+import type { WorkloadLockTable } from './workload-lock-table';
 
 export interface RunbooksStackProps extends StackProps {
   /** The validated configuration (`loadConfig`). */
@@ -34,30 +34,15 @@ export class RunbooksStack extends Stack {
       env: { account: config.account, region: config.region },
       ...stackProps,
     });
-    const environment = config.environment;
 
-    this.eventBus = new LifecycleEventBus(this, 'LifecycleEventBus', { environment });
-    this.onCall = new OnCallTopic(this, 'OnCall', {
-      environment,
-      existingTopicArn: config.onCall.existingTopicArn,
-      emails: config.onCall.emails,
-    });
-    this.slackNotifier = new SlackNotifier(this, 'SlackNotifier', {
-      environment,
-      webhookSecretName: config.slack.webhookSecretName,
-      dashboardUrl: config.dashboardUrl,
-    });
-    this.lockTable = new WorkloadLockTable(this, 'WorkloadLocks');
-    this.eksAccess = new EksRunbookAccess(this, 'EksAccess', { environment, clusters: config.eksClusters });
-    const shared: RunbookSharedResources = {
-      environment,
-      eventBus: this.eventBus.bus,
-      onCallTopic: this.onCall.topic,
-      onCallTopicKey: this.onCall.key,
-      notifier: this.slackNotifier.fn,
-      lockTable: this.lockTable.table,
-      kubernetesRole: this.eksAccess.role,
-    };
+    const commons = createRunbookCommons(this, config);
+    this.eventBus = commons.eventBus;
+    this.onCall = commons.onCall;
+    this.slackNotifier = commons.slackNotifier;
+    this.lockTable = commons.lockTable;
+    this.eksAccess = commons.eksAccess;
+    const shared = commons.resources;
+
     // Each runbook receives the shared resources and its own configuration section, nothing more.
     this.rollback = new RollbackRunbook(this, 'RollbackRunbook', {
       shared,

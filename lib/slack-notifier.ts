@@ -5,6 +5,13 @@ import { Construct } from 'constructs';
 import { notifySlackFunction } from '../lambdas/notify/functions';
 import { RunbookFunction } from './runbook-function';
 
+/**
+ * The notifier's timeout: Slack's retries may take 4 attempts × 5 s + 8 s of backoff
+ * (lambdas/notify/slack-webhook.ts), room for them. Every notify Task's `TimeoutSeconds` is at least this
+ * (test/conventions/asl.test.ts).
+ */
+export const notifierTimeout = Duration.seconds(40);
+
 export interface SlackNotifierProps {
   /** Short environment name, shown in every message (ENVIRONMENT_NAME). */
   readonly environment: string;
@@ -39,8 +46,7 @@ export class SlackNotifier extends Construct {
     this.fn = new RunbookFunction(this, 'Function', {
       definition: notifySlackFunction,
       role: this.role,
-      // Slack's retries may take 4 attempts × 5 s + 8 s of backoff (lambdas/notify/slack-webhook.ts): room for them.
-      timeout: Duration.seconds(40),
+      timeout: notifierTimeout,
       environment: {
         WEBHOOK_SECRET_ID: props.webhookSecretName,
         ENVIRONMENT_NAME: props.environment,

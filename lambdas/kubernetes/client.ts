@@ -145,8 +145,10 @@ export function createKubernetesClient(options: KubernetesClientOptions): Kubern
     let parsed: unknown;
     try {
       parsed = JSON.parse(answer.body);
-    } catch {
-      throw new KubernetesInvalidResponse(`${method} ${path}: answer ${answer.status} is not JSON`);
+    } catch (error) {
+      throw new KubernetesInvalidResponse(`${method} ${path}: answer ${answer.status} is not JSON`, {
+        cause: error,
+      });
     }
     return parsed;
   }
@@ -195,7 +197,9 @@ export function createKubernetesClient(options: KubernetesClientOptions): Kubern
 function networkError(method: string, path: string, error: Error, reusedSocket: boolean): Error {
   const code = (error as NodeJS.ErrnoException).code;
   if (code !== undefined && UNAVAILABLE_CODES.has(code)) {
-    const mapped = new KubernetesUnavailable(`${method} ${path}: ${code} (${error.message})`);
+    const mapped = new KubernetesUnavailable(`${method} ${path}: ${code} (${error.message})`, {
+      cause: error,
+    });
     if (code === 'ECONNRESET' && reusedSocket) staleResets.add(mapped);
     return mapped;
   }

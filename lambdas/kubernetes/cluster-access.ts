@@ -1,11 +1,11 @@
 import { DescribeClusterCommand, type EKSClient } from '@aws-sdk/client-eks';
 import * as z from 'zod/mini';
-import { parseOrThrow } from '../shared/errors';
+import { parseOrThrow, RunbookError } from '../shared/errors';
 import { createKubernetesClient, type KubernetesClient } from './client';
 import { createEksToken, type EksToken } from './token';
 
 /** The cluster's API server cannot be reached: no endpoint or CA yet, or a status other than ACTIVE/UPDATING. */
-export class ClusterUnavailable extends Error {
+export class ClusterUnavailable extends RunbookError {
   override name = 'ClusterUnavailable';
 }
 

@@ -1,42 +1,45 @@
+import { RunbookError } from '../shared/errors';
+
 // Errors the workflow routes on by name. Messages name the request and the server's answer, never the token.
 
 /** 404: the object (or its namespace) does not exist. */
-export class KubernetesNotFound extends Error {
+export class KubernetesNotFound extends RunbookError {
   override name = 'KubernetesNotFound';
 }
 
 /** 409, or a 422 from a failed JSON Patch `test` op: the object changed since it was read. */
-export class KubernetesConflict extends Error {
+export class KubernetesConflict extends RunbookError {
   override name = 'KubernetesConflict';
 }
 
 /** 401/403: the token was refused or the role lacks an access entry / policy for the namespace. */
-export class KubernetesForbidden extends Error {
+export class KubernetesForbidden extends RunbookError {
   override name = 'KubernetesForbidden';
 }
 
 /** 5xx, or the connection was refused or reset: worth retrying later. */
-export class KubernetesUnavailable extends Error {
+export class KubernetesUnavailable extends RunbookError {
   override name = 'KubernetesUnavailable';
 }
 
 /** No complete answer within the client timeout; a write may still have been applied. */
-export class KubernetesTimeout extends Error {
+export class KubernetesTimeout extends RunbookError {
   override name = 'KubernetesTimeout';
 }
 
 /** Any other status; `status` lets a caller tell e.g. 422 Invalid from 429 apart. */
-export class KubernetesApiError extends Error {
+export class KubernetesApiError extends RunbookError {
   override name = 'KubernetesApiError';
   constructor(
     message: string,
     readonly status: number,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
 /** A 2xx answer whose body is not the object we asked for. */
-export class KubernetesInvalidResponse extends Error {
+export class KubernetesInvalidResponse extends RunbookError {
   override name = 'KubernetesInvalidResponse';
 }

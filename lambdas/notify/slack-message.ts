@@ -1,4 +1,4 @@
-import type { Outcome, RunbookName, RunbookReport } from './report';
+import type { Outcome, ReportChange, ReportFact, ReportFigure, RunbookReport } from './report';
 
 /** The Block Kit subset the notifier sends. */
 export interface PlainText {
@@ -41,12 +41,12 @@ const HEADER_MAX = 150;
 const TEXT_MAX = 3_000;
 // A notification preview shows a line or two; the blocks carry the rest.
 const NOTIFICATION_MAX = 300;
-// Enough to recognise the images at a glance; the execution has the full list.
-const IMAGES_SHOWN = 5;
-
-const RUNBOOK_TITLES: Record<RunbookName, string> = {
-  rollback: 'Rollback',
-};
+// Enough to recognise the items of a list (images) at a glance; the execution has the full list.
+const ITEMS_SHOWN = 5;
+// One value or label from the report, cut before it is set in a line, so a cut never opens a code span it
+// cannot close; whole lines, figures and links that do not fit a text are left out and counted instead.
+const VALUE_MAX = 300;
+const LABEL_MAX = 100;
 
 const OUTCOMES: Record<Outcome, { emoji: string; words: string; reasonLabel: string }> = {
   'in-progress': { emoji: '🔄', words: 'in progress', reasonLabel: 'Reason' },
@@ -57,54 +57,61 @@ const OUTCOMES: Record<Outcome, { emoji: string; words: string; reasonLabel: str
 };
 
 /**
- * Builds the Block Kit message an on-call engineer reads: headline, figures against targets, what changed and
- * why, links. Every string from the report is escaped for mrkdwn and every text is cut to Slack's limits.
- * The message has at most six blocks, well under Slack's 50.
+ * Builds the Block Kit message an on-call engineer reads: headline, figures against their targets, the facts
+ * and what changed, why, links. It knows no runbook: everything but the outcome's words comes from the report.
+ * Every string from the report is escaped for mrkdwn and every text is cut to Slack's limits. The message has
+ * at most seven blocks, well under Slack's 50, however long the report's arrays.
  */
 export function buildSlackMessage(report: RunbookReport, options: SlackMessageOptions): SlackMessage {
   const outcome = OUTCOMES[report.outcome];
-  const headline = [
-    `${outcome.emoji} ${RUNBOOK_TITLES[report.runbook]} ${outcome.words}`,
-    options.environment,
-    workloadName(report),
-  ]
+  const headline = [`${outcome.emoji} ${report.title} ${outcome.words}`, options.environment, report.subject]
     .filter((part) => part !== undefined)
     .join(' · ');
-  const reasonText = report.reason === undefined ? undefined : reasonInWords(report.reason, report);
+  const reason = reasonInWords(report);
 
   const blocks: Block[] = [
     { type: 'header', text: { type: 'plain_text', text: truncate(headline, HEADER_MAX), emoji: true } },
   ];
-  const figures = figuresAgainstTargets(report);
-  if (figures.length > 0) blocks.push(section(`⏱ ${figures.join(' · ')}`));
-  const context = [...whatChanged(report)];
-  if (reasonText !== undefined) context.push(`*${outcome.reasonLabel}:* ${reasonText}`);
-  if (report.paged) context.push('📟 *On-call paged*');
-  if (context.length > 0) blocks.push(section(context.join('\n')));
+  const figures = (report.figures ?? [])
+    .map((figure) => figureText(figure, report.outcome))
+    .filter((figure) => figure !== undefined);
+  if (figures.length > 0) blocks.push(section(`⏱ ${joinWithin(figures, ' · ', TEXT_MAX - 2)}`));
+  const facts = (report.facts ?? []).map(factLine);
+  if (facts.length > 0) blocks.push(section(joinWithin(facts, '\n', TEXT_MAX)));
+  const changes = (report.changes ?? []).map(changeLine);
+  if (changes.length > 0) blocks.push(section(joinWithin(changes, '\n', TEXT_MAX)));
+  const why: string[] = [];
+  if (reason !== undefined) why.push(`*${outcome.reasonLabel}:* ${reason}`);
+  if (report.paged) why.push('📟 *On-call paged*');
+  if (why.length > 0) blocks.push(section(why.join('\n')));
   if (report.detail !== undefined && report.detail.trim() !== '') {
     const label = report.outcome === 'failed' || report.outcome === 'rejected' ? 'Cause' : 'Detail';
     blocks.push(section(`*${label}:* ${escapeMrkdwn(readableDetail(report.detail))}`));
   }
   const links = [
     executionConsoleUrl(report.execution.id),
+    ...(report.links ?? []).map((extra) => link(extra.url, extra.label)),
     options.dashboardUrl === undefined ? undefined : link(options.dashboardUrl, 'Dashboard'),
   ].filter((part) => part !== undefined);
-  if (links.length > 0) blocks.push(section(`🔗 ${links.join(' · ')}`));
+  if (links.length > 0) blocks.push(section(`🔗 ${joinWithin(links, ' · ', TEXT_MAX - 3)}`));
   blocks.push({ type: 'context', elements: [mrkdwn(footer(report, options.environment))] });
 
-  const summary =
-    reasonText === undefined ? escapeMrkdwn(headline) : `${escapeMrkdwn(headline)} — ${reasonText}`;
+  const summary = reason === undefined ? escapeMrkdwn(headline) : `${escapeMrkdwn(headline)} — ${reason}`;
   return { text: truncate(summary, NOTIFICATION_MAX), blocks };
 }
 
-/** `&`, `<` and `>` are mrkdwn control characters: unescaped, `<!channel>` in an alarm name would ping everyone. */
+/** `&`, `<` and `>` are mrkdwn control characters: unescaped, `<!channel>` in a name would ping everyone. */
 function escapeMrkdwn(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
 function code(text: string): string {
   // A backtick inside would end the code span early.
-  return `\`${escapeMrkdwn(text).replaceAll('`', "'")}\``;
+  return `\`${truncate(escapeMrkdwn(text).replaceAll('`', "'"), VALUE_MAX)}\``;
+}
+
+function plain(text: string, max = VALUE_MAX): string {
+  return truncate(escapeMrkdwn(text), max);
 }
 
 function link(url: string, label: string): string {
@@ -114,7 +121,7 @@ function link(url: string, label: string): string {
     .replaceAll('|', '%7C')
     .replaceAll('<', '%3C')
     .replaceAll('>', '%3E');
-  return `<${safeUrl}|${escapeMrkdwn(label)}>`;
+  return `<${safeUrl}|${plain(label, LABEL_MAX)}>`;
 }
 
 /** Cuts to `max` UTF-16 units with "…", without splitting a surrogate pair or an escaped `&amp;`. */
@@ -135,83 +142,68 @@ function section(text: string): SectionBlock {
   return { type: 'section', text: mrkdwn(text) };
 }
 
-type Target = NonNullable<RunbookReport['target']>;
-
-/** The Deployment as `namespace/name`, or the alarm when the runbook never got as far as a Deployment. */
-function workloadName(report: RunbookReport): string | undefined {
-  return report.target === undefined ? undefined : (deploymentPath(report.target) ?? report.target.alarmName);
-}
-
-function deploymentPath(target: Target): string | undefined {
-  if (target.deployment === undefined) return undefined;
-  return target.namespace === undefined ? target.deployment : `${target.namespace}/${target.deployment}`;
-}
-
-function whatChanged(report: RunbookReport): string[] {
-  const lines: string[] = [];
-  const { target, change } = report;
-  const deployment = target === undefined ? undefined : deploymentPath(target);
-  if (deployment !== undefined) {
-    const cluster = target?.cluster === undefined ? '' : ` on cluster ${code(target.cluster)}`;
-    lines.push(`*Deployment:* ${code(deployment)}${cluster}`);
+/** Joins whole items within `max` characters; those that do not fit are counted ("…and 3 more"), not cut. */
+function joinWithin(items: string[], separator: string, max: number): string {
+  const note = (omitted: number) => (omitted > 0 ? `${separator}…and ${omitted} more` : '');
+  const kept: string[] = [];
+  for (const item of items) {
+    const length = [...kept, item].join(separator).length + note(items.length - kept.length - 1).length;
+    if (length > max) break;
+    kept.push(item);
   }
-  if (target !== undefined) lines.push(`*Alarm:* ${code(target.alarmName)}`);
-  if (change !== undefined) {
-    lines.push(`*Revision:* ${change.fromRevision} → ${change.toRevision}`);
-    lines.push(`*Images:* ${imagesChange(change.fromImages, change.toImages)}`);
-  }
-  return lines;
+  const omitted = items.length - kept.length;
+  if (kept.length === 0) return truncate(items[0] ?? '', max - note(omitted - 1).length) + note(omitted - 1);
+  return kept.join(separator) + note(omitted);
 }
 
-/** Lists only the images that differ: sidecars that stay the same would hide the one that matters. */
-function imagesChange(fromImages: string[], toImages: string[]): string {
-  const removed = fromImages.filter((image) => !toImages.includes(image));
-  const added = toImages.filter((image) => !fromImages.includes(image));
-  const unchanged = fromImages.length - removed.length;
+/** The runbook's own sentence when it wrote one, else the code, as code. */
+function reasonInWords(report: RunbookReport): string | undefined {
+  if (report.reasonText !== undefined) return plain(report.reasonText, TEXT_MAX);
+  return report.reason === undefined ? undefined : code(report.reason);
+}
+
+function value(item: string | number, asCode: boolean | undefined): string {
+  return asCode ? code(String(item)) : plain(String(item));
+}
+
+function label(text: string): string {
+  return `*${plain(text, LABEL_MAX)}:*`;
+}
+
+function factLine(fact: ReportFact): string {
+  return `${label(fact.label)} ${value(fact.value, fact.code)}`;
+}
+
+function changeLine(change: ReportChange): string {
+  const heading = label(change.label);
+  if (!Array.isArray(change.from) && !Array.isArray(change.to)) {
+    return `${heading} ${value(change.from, change.code)} → ${value(change.to, change.code)}`;
+  }
+  return `${heading} ${listChange(asList(change.from), asList(change.to), change.code)}`;
+}
+
+function asList(side: ReportChange['from']): string[] {
+  return Array.isArray(side) ? side : [String(side)];
+}
+
+/** Lists only the items that differ: sidecars that stay the same would hide the one that matters. */
+function listChange(from: string[], to: string[], asCode: boolean | undefined): string {
+  const removed = from.filter((item) => !to.includes(item));
+  const added = to.filter((item) => !from.includes(item));
+  const unchanged = from.length - removed.length;
   const unchangedNote = unchanged > 0 ? ` (${unchanged} unchanged)` : '';
   if (removed.length === 0 && added.length === 0) return `unchanged${unchangedNote}`;
-  return `${imageList(removed)} → ${imageList(added)}${unchangedNote}`;
+  return `${itemList(removed, asCode)} → ${itemList(added, asCode)}${unchangedNote}`;
 }
 
-function imageList(images: string[]): string {
-  if (images.length === 0) return '(none)';
-  const shown = images.slice(0, IMAGES_SHOWN).map(code).join(', ');
-  const more = images.length - IMAGES_SHOWN;
+function itemList(items: string[], asCode: boolean | undefined): string {
+  if (items.length === 0) return '(none)';
+  const shown = items
+    .slice(0, ITEMS_SHOWN)
+    .map((item) => value(item, asCode))
+    .join(', ');
+  const more = items.length - ITEMS_SHOWN;
   return more > 0 ? `${shown} and ${more} more` : shown;
-}
-
-function reasonInWords(reason: string, report: RunbookReport): string {
-  switch (reason) {
-    case 'cooldown': {
-      const minutes = report.settings?.cooldownMinutes;
-      if (minutes === undefined) return 'already rolled back within the cooldown period';
-      return `rolled back less than ${minutes} minute${minutes === 1 ? '' : 's'} ago`;
-    }
-    case 'deployment-paused':
-      return 'the Deployment is paused: someone is already working on it';
-    case 'unmapped-alarm':
-      return 'the alarm is not mapped to any workload';
-    case 'invalid-target-tag':
-      return 'the alarm\'s runbooks:rollback-target tag is not "cluster/namespace/deployment"';
-    case 'target-not-permitted':
-      return 'the runbook has no access to that namespace (eksClusters in the configuration)';
-    case 'deployment-missing':
-      return 'the Deployment does not exist';
-    case 'no-previous-revision':
-      return 'there is no earlier revision to roll back to';
-    case 'revision-not-found':
-      return 'the configured revision is no longer in the rollout history';
-    case 'already-at-revision':
-      return 'the Deployment already runs the revision it would roll back to';
-    case 'deployment-changed':
-      return 'the Deployment was deployed again while the rollback was being prepared; that deploy was left alone';
-    case 'canary-in-progress':
-      return 'a canary is in progress on this workload; its analysis decides';
-    case 'rollback-in-progress':
-      return 'another alarm already started a rollback of this workload';
-    default:
-      return code(reason);
-  }
 }
 
 /**
@@ -250,36 +242,27 @@ function endOfJsonObject(text: string, start: number): number | undefined {
   return undefined;
 }
 
-function figuresAgainstTargets(report: RunbookReport): string[] {
-  const timeline = report.timeline ?? {};
-  const windowMinutes = report.settings?.recoveryWindowMinutes;
-  const figures: string[] = [];
-  const toPatch = elapsed(timeline.alarmAt, timeline.patchedAt);
-  if (toPatch !== undefined) figures.push(`alarm → patch *${duration(toPatch)}*`);
-  const rollout = elapsed(timeline.patchedAt, timeline.rolloutCompletedAt);
-  if (rollout !== undefined) figures.push(`rollout *${duration(rollout)}*`);
-  // The recovery window starts when the rollout completes (the runbook's setting says so).
-  const afterRollout = elapsed(timeline.rolloutCompletedAt, timeline.recoveredAt);
-  if (afterRollout !== undefined && windowMinutes !== undefined) {
-    const met = afterRollout <= windowMinutes * 60_000 ? '✅' : '❌';
-    figures.push(`recovered *${duration(afterRollout)}* after rollout (window ${windowMinutes} min) ${met}`);
-  } else if (afterRollout !== undefined) {
-    figures.push(`recovered *${duration(afterRollout)}* after rollout`);
-  } else if (windowMinutes !== undefined && timeline.rolloutCompletedAt !== undefined) {
-    figures.push(
-      report.outcome === 'in-progress'
-        ? `waiting for recovery (window ${windowMinutes} min)`
-        : `not recovered within ${windowMinutes} min ❌`,
-    );
+/**
+ * `label *duration*`, against the target when there is one; a figure still open is waiting while the run is
+ * in progress and missed once it is over. Out-of-order timestamps (clocks that disagree) show nothing.
+ */
+function figureText(figure: ReportFigure, outcome: Outcome): string | undefined {
+  const label = plain(figure.label, LABEL_MAX);
+  const target = figure.withinMinutes === undefined ? undefined : `${figure.withinMinutes} min`;
+  if (figure.to === undefined) {
+    if (outcome === 'in-progress')
+      return target === undefined ? `${label}: waiting` : `${label}: waiting (target ${target})`;
+    return target === undefined ? undefined : `${label}: not within ${target} ❌`;
   }
-  const toRecovery = elapsed(timeline.alarmAt, timeline.recoveredAt);
-  if (toRecovery !== undefined) figures.push(`time to recovery *${duration(toRecovery)}*`);
-  return figures;
+  const ms = elapsed(figure.from, figure.to);
+  if (ms === undefined) return undefined;
+  if (figure.withinMinutes === undefined) return `${label} *${duration(ms)}*`;
+  const met = ms <= figure.withinMinutes * 60_000 ? '✅' : '❌';
+  return `${label} *${duration(ms)}* (target ${target}) ${met}`;
 }
 
-/** Milliseconds from `start` to `end`, or nothing when either is missing or the clocks disagree. */
-function elapsed(start: string | undefined, end: string | undefined): number | undefined {
-  if (start === undefined || end === undefined) return undefined;
+/** Milliseconds from `start` to `end`, or nothing when the clocks disagree. */
+function elapsed(start: string, end: string): number | undefined {
   const ms = Date.parse(end) - Date.parse(start);
   return ms >= 0 ? ms : undefined;
 }

@@ -1,14 +1,18 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { RunbookError } from '../shared/errors';
 import { logger } from '../shared/logger';
 import type { SlackMessage } from './slack-message';
 
 /** Slack refused the message (4xx other than 429): sending it again would be refused again. */
-export class SlackRejected extends Error {
+export class SlackRejected extends RunbookError {
   override name = 'SlackRejected';
 }
 
-/** Slack could not be reached or kept rate-limiting within the budget: the workflow may retry later. */
-export class SlackUnavailable extends Error {
+/**
+ * Slack could not be reached or kept rate-limiting within the budget: the workflow may retry later. It keeps no
+ * `cause`: fetch's errors may quote the webhook URL, a credential, and the logger prints causes.
+ */
+export class SlackUnavailable extends RunbookError {
   override name = 'SlackUnavailable';
 }
 

@@ -1,7 +1,8 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { RunbookError } from '../shared/errors';
 
 /** The secret does not hold a usable webhook URL. The message names the secret, never its value. */
-export class SlackWebhookMisconfigured extends Error {
+export class SlackWebhookMisconfigured extends RunbookError {
   override name = 'SlackWebhookMisconfigured';
 }
 

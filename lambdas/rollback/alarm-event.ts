@@ -1,8 +1,8 @@
 import * as z from 'zod/mini';
-import { parseOrThrow } from '../shared/errors';
+import { parseOrThrow, RunbookError } from '../shared/errors';
 
 /** The event is not a CloudWatch alarm state change we can act on: nothing is done. */
-export class InvalidAlarmEvent extends Error {
+export class InvalidAlarmEvent extends RunbookError {
   override name = 'InvalidAlarmEvent';
 }
 

@@ -5,6 +5,7 @@ import type { KubernetesClient } from '../kubernetes/client';
 import { undoRollout } from './undo';
 import type { WorkloadLock } from '../workload-lock/workload-lock';
 import type { Change } from './prepare';
+import { reasonText } from './reason-text';
 
 const name = z.string().check(z.minLength(1));
 const revision = z.int().check(z.positive());
@@ -17,7 +18,7 @@ const undoInputSchema = z.object({
 
 export type UndoOutcome =
   | { performed: true; change: Change; patchedAt: string; attempts: number; generation: number }
-  | { performed: false; reason: string; detail: string };
+  | { performed: false; reason: string; reasonText: string; detail: string };
 
 export interface UndoDeps {
   kubernetes: { clientFor(cluster: string): Promise<KubernetesClient> };
@@ -34,7 +35,14 @@ export async function performUndo(input: unknown, deps: UndoDeps): Promise<UndoO
     { namespace: target.namespace, deployment: target.deployment },
     plan,
   );
-  if (!result.performed) return { performed: false, reason: result.reason, detail: result.detail };
+  if (!result.performed) {
+    return {
+      performed: false,
+      reason: result.reason,
+      reasonText: reasonText(result.reason),
+      detail: result.detail,
+    };
+  }
   const patchedAt = deps.now();
   await deps.lock.recordRollback(lock.key, execution.id, lock.eventId, patchedAt);
   return {

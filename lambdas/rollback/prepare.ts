@@ -3,7 +3,9 @@ import * as z from 'zod/mini';
 import { executionSchema, type Execution } from '../shared/execution';
 import { parseOrThrow } from '../shared/errors';
 import type { KubernetesClient } from '../kubernetes/client';
+import type { ReportFact } from '../notify/report';
 import { parseAlarmEvent, type AlarmEvent } from './alarm-event';
+import { reasonText, type RollbackGuard } from './reason-text';
 import type { PrepareSettings } from './settings';
 import { resolveTarget } from './target';
 import { readRollbackPlan } from './undo';
@@ -36,7 +38,13 @@ export interface PreparedRun {
   /** A skip nobody needs to hear about (the same event delivered twice). */
   quiet: boolean;
   reason?: string;
+  /** The reason as the notification says it (`reasonText` of the guard code). */
+  reasonText?: string;
   detail?: string;
+  /** What notifications name: the Deployment as `namespace/name`, or the alarm when none was resolved. */
+  subject: string;
+  /** The workload as notifications list it, whichever guard stopped the run: Deployment, Cluster, Alarm. */
+  facts: ReportFact[];
   alarm: { name: string; at: string; reason: string; eventId: string };
   target: RollbackTargetRef;
   plan?: Change;
@@ -64,13 +72,21 @@ export async function prepareRollback(input: unknown, deps: PrepareDeps): Promis
     execution,
     alarm: { name: alarm.alarmName, at: alarm.at, reason: alarm.reason, eventId: alarm.eventId },
   };
-  const skip = (target: RollbackTargetRef, reason: string, detail: string, quiet = false): PreparedRun => ({
+  const cooldownMinutes = deps.settings.cooldownSeconds / 60;
+  const skip = (
+    target: RollbackTargetRef,
+    reason: RollbackGuard,
+    detail: string,
+    quiet = false,
+  ): PreparedRun => ({
     ...base,
     decision: 'skip',
     quiet,
     reason,
+    reasonText: reasonText(reason, { cooldownMinutes }),
     detail,
     target,
+    ...describeWorkload(target),
   });
 
   if (alarm.state !== 'ALARM') {
@@ -102,6 +118,7 @@ export async function prepareRollback(input: unknown, deps: PrepareDeps): Promis
       decision: 'proceed',
       quiet: false,
       target: targetRef,
+      ...describeWorkload(targetRef),
       plan: {
         fromRevision: plan.fromRevision,
         toRevision: plan.toRevision,
@@ -114,6 +131,17 @@ export async function prepareRollback(input: unknown, deps: PrepareDeps): Promis
     await deps.lock.release(key, execution.id);
     throw error;
   }
+}
+
+/** How the notifications name the workload: computed here, where the route is known, not in the ASL. */
+export function describeWorkload(target: RollbackTargetRef): { subject: string; facts: ReportFact[] } {
+  const { alarmName, cluster, namespace, deployment } = target;
+  const path = deployment === undefined ? undefined : [namespace, deployment].filter(Boolean).join('/');
+  const facts: ReportFact[] = [];
+  if (path !== undefined) facts.push({ label: 'Deployment', value: path, code: true });
+  if (cluster !== undefined) facts.push({ label: 'Cluster', value: cluster, code: true });
+  facts.push({ label: 'Alarm', value: alarmName, code: true });
+  return { subject: path ?? alarmName, facts };
 }
 
 function lockRequest(key: string, execution: Execution, alarm: AlarmEvent, deps: PrepareDeps) {

@@ -10,7 +10,8 @@ const jsonEnv = <T extends $ZodType>(name: string, schema: T, env: NodeJS.Proces
   try {
     raw = JSON.parse(requiredEnv(name, env));
   } catch (error) {
-    if (error instanceof SyntaxError) throw new InvalidSetting(`${name} is not JSON: ${error.message}`);
+    if (error instanceof SyntaxError)
+      throw new InvalidSetting(`${name} is not JSON: ${error.message}`, { cause: error });
     throw error;
   }
   return parseOrThrow(schema, raw, name, InvalidSetting);

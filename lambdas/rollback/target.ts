@@ -1,7 +1,7 @@
-import { ListTagsForResourceCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import * as z from 'zod/mini';
 import { rollbackTargetSchema, type RollbackTarget } from '../../lib/config/rollback';
-import { parseOrThrow } from '../shared/errors';
+import { resourceTags } from '../aws/cloudwatch';
 import type { AlarmEvent } from './alarm-event';
 
 /** The alarm tag that maps an alarm to the workload it rolls back: `cluster/namespace/deployment`. */
@@ -22,10 +22,6 @@ export type ResolvedTarget =
       detail: string;
     };
 
-const tagsSchema = z.object({
-  Tags: z._default(z.array(z.object({ Key: z.string(), Value: z.string() })), []),
-});
-
 /** Finds the workload an alarm rolls back: the config mapping first, then the alarm's tag. */
 export async function resolveTarget(
   alarm: AlarmEvent,
@@ -42,20 +38,15 @@ export async function resolveTarget(
       detail: `Alarm "${alarm.alarmName}" is not mapped to a workload in the configuration.`,
     };
   }
-  const answer = parseOrThrow(
-    tagsSchema,
-    await cloudwatch.send(new ListTagsForResourceCommand({ ResourceARN: alarm.alarmArn })),
-    'The ListTagsForResource answer',
-  );
-  const tag = answer.Tags.find((candidate) => candidate.Key === TARGET_TAG);
-  if (!tag) {
+  const value = (await resourceTags(cloudwatch, alarm.alarmArn)).get(TARGET_TAG);
+  if (value === undefined) {
     return {
       kind: 'unmapped',
       reason: 'unmapped-alarm',
       detail: `Alarm "${alarm.alarmName}" has no "${TARGET_TAG}" tag.`,
     };
   }
-  const [cluster, namespace, deployment, ...rest] = tag.Value.split('/');
+  const [cluster, namespace, deployment, ...rest] = value.split('/');
   const parsed = z.safeParse(rollbackTargetSchema, {
     alarmName: alarm.alarmName,
     cluster,
@@ -66,7 +57,7 @@ export async function resolveTarget(
     return {
       kind: 'unmapped',
       reason: 'invalid-target-tag',
-      detail: `Alarm "${alarm.alarmName}" has tag ${TARGET_TAG}="${tag.Value}", which is not "cluster/namespace/deployment".`,
+      detail: `Alarm "${alarm.alarmName}" has tag ${TARGET_TAG}="${value}", which is not "cluster/namespace/deployment".`,
     };
   }
   return permitted({ kind: 'mapped', target: parsed.data, source: 'tag' }, settings);

@@ -1,6 +1,7 @@
 import type { KubernetesClient } from '../kubernetes/client';
 import { KubernetesConflict, KubernetesNotFound } from '../kubernetes/errors';
 import { labelSelectorToString, type Deployment, type ReplicaSet } from '../kubernetes/resources';
+import { RunbookError } from '../shared/errors';
 import {
   imagesOf,
   isControlledBy,
@@ -12,7 +13,7 @@ import {
 } from './plan';
 
 /** The PATCH conflicted twice; the Deployment was left as it was. */
-export class RollbackConflict extends Error {
+export class RollbackConflict extends RunbookError {
   override name = 'RollbackConflict';
 }
 
@@ -90,6 +91,7 @@ export async function undoRollout(
         throw new RollbackConflict(
           `Rollback of Deployment ${ref.namespace}/${ref.deployment} gave up after ${MAX_ATTEMPTS} attempts, each ` +
             `refused as a conflict; the rollback changed nothing (last: ${error.message})`,
+          { cause: error },
         );
       }
     }

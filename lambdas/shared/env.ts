@@ -1,5 +1,7 @@
+import { RunbookError } from './errors';
+
 /** A setting the function was deployed with is missing or unusable: fail at cold start, before any action. */
-export class InvalidSetting extends Error {
+export class InvalidSetting extends RunbookError {
   override name = 'InvalidSetting';
 }
 

@@ -6,6 +6,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import * as z from 'zod/mini';
+import { RunbookError } from '../shared/errors';
 
 export type LockRefusal =
   | { reason: 'duplicate-event'; quiet: true; detail: string }
@@ -177,6 +178,6 @@ export class WorkloadLock {
 }
 
 /** The lock could not be taken or read consistently: no action is taken. */
-export class LockContention extends Error {
+export class LockContention extends RunbookError {
   override name = 'LockContention';
 }

@@ -1,14 +1,13 @@
 import * as z from 'zod/mini';
 import { checkRollbackSection, rollbackSectionSchema } from './rollback';
-import { checkSharedSections, sharedConfigShape } from './shared';
+import { checkSharedSections, sharedConfigSchema } from './shared';
 
 /**
  * The whole configuration: the shared sections (`shared.ts`) and one section per runbook, each with its
  * schema and cross-section checks in its own file. A new runbook adds its section here and nothing else.
  */
 export const configSchema = z
-  .strictObject({
-    ...sharedConfigShape,
+  .extend(sharedConfigSchema, {
     rollback: rollbackSectionSchema,
   })
   .check(

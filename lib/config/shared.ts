@@ -11,7 +11,7 @@ export const eksClusterSchema = z.strictObject({
 
 export type EksCluster = z.output<typeof eksClusterSchema>;
 
-/** The shared top-level fields; `schema.ts` adds one section per runbook to them. */
+/** The shared top-level fields. */
 export const sharedConfigShape = {
   /** Short name of the environment, used in resource names and every message. */
   environment: z
@@ -47,6 +47,10 @@ export const sharedConfigShape = {
   dashboardUrl: z.optional(z.url({ protocol: /^https$/ })),
   eksClusters: z.array(eksClusterSchema).check(z.minLength(1)),
 };
+
+/** The shared sections alone; `schema.ts` extends it with one section per runbook. */
+export const sharedConfigSchema = z.strictObject(sharedConfigShape);
+export type SharedConfig = z.output<typeof sharedConfigSchema>;
 
 /** Shared checks: no cluster listed twice. */
 export function checkSharedSections(

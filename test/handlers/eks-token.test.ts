@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createKubernetesClient } from '../../lambdas/kubernetes/client';
 import { KubernetesForbidden } from '../../lambdas/kubernetes/errors';
 import { createEksToken } from '../../lambdas/kubernetes/token';
-import { startKubernetesApiServer, type SimulatedKubernetesApi } from '../harness/kubernetes-api-server';
+import { startKubernetesApiServer, type SimulatedKubernetesApi } from '../harness/kubernetes/server';
 
 const REGION = 'eu-west-1';
 const CREDENTIALS = { accessKeyId: 'AKIDEKSTOKENTEST', secretAccessKey: 'eks-token-test-secret' };

@@ -18,7 +18,7 @@ import {
 } from '../../lambdas/kubernetes/errors';
 import { labelSelectorToString } from '../../lambdas/kubernetes/resources';
 import { createEksToken } from '../../lambdas/kubernetes/token';
-import { startKubernetesApiServer, type SimulatedKubernetesApi } from '../harness/kubernetes-api-server';
+import { startKubernetesApiServer, type SimulatedKubernetesApi } from '../harness/kubernetes/server';
 
 const REGION = 'eu-west-1';
 const CREDENTIALS = { accessKeyId: 'AKIDCLIENTTEST', secretAccessKey: 'client-test-secret' };

@@ -12,17 +12,20 @@ let receiver: SlackReceiver;
 
 const report: RunbookReport = {
   runbook: 'rollback',
+  title: 'Rollback',
   outcome: 'succeeded',
-  target: {
-    alarmName: 'payments-api-5xx',
-    cluster: 'prod-eu',
-    namespace: 'checkout',
-    deployment: 'payments-api',
-  },
-  change: { fromRevision: 7, toRevision: 6, fromImages: ['payments:1.4.2'], toImages: ['payments:1.4.1'] },
+  subject: 'checkout/payments-api',
+  facts: [
+    { label: 'Deployment', value: 'checkout/payments-api', code: true },
+    { label: 'Cluster', value: 'prod-eu', code: true },
+    { label: 'Alarm', value: 'payments-api-5xx', code: true },
+  ],
+  changes: [
+    { label: 'Revision', from: 7, to: 6 },
+    { label: 'Images', from: ['payments:1.4.2'], to: ['payments:1.4.1'], code: true },
+  ],
   // CloudWatch writes offsets as +0000.
-  timeline: { alarmAt: '2025-03-04T03:00:00.000+0000', patchedAt: '2025-03-04T03:00:42Z' },
-  settings: { recoveryWindowMinutes: 10 },
+  figures: [{ label: 'alarm → patch', from: '2025-03-04T03:00:00.000+0000', to: '2025-03-04T03:00:42Z' }],
   execution: {
     id: 'arn:aws:states:eu-west-1:123456789012:execution:rollback:a1b2c3',
     name: 'a1b2c3',
@@ -102,7 +105,7 @@ describe('notify-slack handler', () => {
     );
   });
 
-  it('keeps a report with a huge detail and many images within what Slack accepts', async () => {
+  it('keeps a report with a huge detail, many images and every array full within what Slack accepts', async () => {
     secretHolds(receiver.url);
     const { handler } = await coldStart();
     const images = (tag: string) =>
@@ -113,7 +116,10 @@ describe('notify-slack handler', () => {
       outcome: 'failed',
       reason: 'RolloutTimeout',
       detail: 'x'.repeat(50_000),
-      change: { fromRevision: 3, toRevision: 2, fromImages: images('b'), toImages: images('a') },
+      facts: Array.from({ length: 10 }, (_, i) => ({ label: `Fact ${i}`, value: 'v'.repeat(5_000) })),
+      changes: Array.from({ length: 10 }, () => ({ label: 'Images', from: images('b'), to: images('a') })),
+      figures: Array.from({ length: 10 }, () => ({ label: 'f'.repeat(1_000), from: '2025-03-04T03:00:00Z' })),
+      links: Array.from({ length: 5 }, () => ({ url: `https://example.com/${'p'.repeat(950)}`, label: 'l' })),
     });
 
     // The receiver answers 400 invalid_blocks, as Slack does, to a message beyond the Block Kit limits.
@@ -175,8 +181,13 @@ describe('notify-slack handler', () => {
     const error = await failureOf(
       handler({
         ...report,
+        runbook: 'Rollback!',
+        title: '',
         outcome: 'exploded',
-        timeline: { alarmAt: 'yesterday' },
+        facts: [{ label: 'Alarm', value: { name: 'x' } }],
+        changes: [{ label: 'Images', from: [1], to: [] }],
+        figures: [{ label: 'alarm → patch', from: 'yesterday', withinMinutes: 0 }],
+        links: [{ url: 'javascript:alert(1)', label: 'x' }],
         execution: { id: report.execution.id },
         extra: 'ignored',
       }),
@@ -184,11 +195,38 @@ describe('notify-slack handler', () => {
 
     expect(error.name).toBe('InvalidInput');
     expect(error.message).toMatch(/^runbook report is malformed: /);
+    expect(error.message).toContain('runbook: must be a slug: lowercase letters, digits and hyphens');
+    expect(error.message).toContain('title:');
     expect(error.message).toContain('outcome');
+    expect(error.message).toContain('facts.0.value: must be a string or a number');
+    expect(error.message).toContain('changes.0.from: must be a string, a number or a list of strings');
+    expect(error.message).toContain('figures.0.from: must be a timestamp');
+    expect(error.message).toContain('figures.0.withinMinutes');
+    expect(error.message).toContain('links.0.url: must be an http(s) URL');
     expect(error.message).toContain('execution.name');
-    expect(error.message).toContain('timeline.alarmAt: must be a timestamp');
     expect(error.message).not.toContain('extra');
     expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+    expect(receiver.requests).toHaveLength(0);
+  });
+
+  it('refuses arrays beyond their caps, saying what to do instead', async () => {
+    secretHolds(receiver.url);
+    const { handler } = await coldStart();
+    const fact = { label: 'Node', value: 'ip-10-0-0-1' };
+
+    const error = await failureOf(
+      handler({
+        ...report,
+        facts: Array.from({ length: 11 }, () => fact),
+        links: Array.from({ length: 6 }, () => ({ url: 'https://example.com', label: 'x' })),
+      }),
+    );
+
+    expect(error.name).toBe('InvalidInput');
+    expect(error.message).toContain(
+      'facts: must have at most 10 facts: a message is read at a glance; put the rest in detail or behind a link',
+    );
+    expect(error.message).toContain('links: must have at most 5 links');
     expect(receiver.requests).toHaveLength(0);
   });
 
@@ -197,8 +235,74 @@ describe('notify-slack handler', () => {
     const { handler } = await coldStart();
 
     await expect(
-      handler({ ...report, alarm: { state: 'ALARM' }, target: { ...report.target, kind: 'x' } }),
+      handler({ ...report, alarm: { state: 'ALARM' }, facts: [{ label: 'Alarm', value: 'a', kind: 'x' }] }),
     ).resolves.toEqual({ delivered: true, attempts: 1 });
+  });
+
+  it('notifies for a runbook it has never heard of, from the fields the report carries', async () => {
+    secretHolds(receiver.url);
+    const { handler } = await coldStart();
+
+    await expect(
+      handler({
+        runbook: 'certificates',
+        title: 'Certificate check',
+        outcome: 'succeeded',
+        subject: 'api.example.com',
+        facts: [
+          { label: 'Certificate', value: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc', code: true },
+          { label: 'Days to expiry', value: 41 },
+        ],
+        figures: [
+          { label: 'check', from: '2025-03-04T00:00:00Z', to: '2025-03-04T00:00:12Z', withinMinutes: 5 },
+        ],
+        links: [{ url: 'https://runbooks.example.com/certificates', label: 'Runbook' }],
+        execution: {
+          id: 'arn:aws:states:eu-west-1:123456789012:execution:certificates:daily-42',
+          name: 'daily-42',
+          startTime: '2025-03-04T00:00:00Z',
+        },
+      }),
+    ).resolves.toEqual({ delivered: true, attempts: 1 });
+
+    const body = receiver.messages[0]?.body;
+    expect(body?.text).toBe('✅ Certificate check succeeded · production · api.example.com');
+    expect(body?.blocks).toEqual([
+      {
+        type: 'header',
+        text: {
+          type: 'plain_text',
+          text: '✅ Certificate check succeeded · production · api.example.com',
+          emoji: true,
+        },
+      },
+      { type: 'section', text: { type: 'mrkdwn', text: '⏱ check *12 s* (target 5 min) ✅' } },
+      {
+        type: 'section',
+        text: {
+          type: 'mrkdwn',
+          text: '*Certificate:* `arn:aws:acm:eu-west-1:123456789012:certificate/abc`\n*Days to expiry:* 41',
+        },
+      },
+      {
+        type: 'section',
+        text: {
+          type: 'mrkdwn',
+          text:
+            '🔗 <https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/arn:aws:states:eu-west-1:123456789012:execution:certificates:daily-42|Execution in Step Functions>' +
+            ' · <https://runbooks.example.com/certificates|Runbook> · <https://grafana.example.com/d/runbooks|Dashboard>',
+        },
+      },
+      {
+        type: 'context',
+        elements: [
+          {
+            type: 'mrkdwn',
+            text: 'production · account 123456789012 · eu-west-1 · execution `daily-42` · started <!date^1741046400^{date_short_pretty} {time_secs}|2025-03-04T00:00:00.000Z>',
+          },
+        ],
+      },
+    ]);
   });
 });
 

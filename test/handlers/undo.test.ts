@@ -3,7 +3,7 @@ import type { KubernetesClient } from '../../lambdas/kubernetes/client';
 import { clientForSimulatedApi } from '../harness/kubernetes-test-client';
 import { evaluateRollout } from '../../lambdas/rollback/rollout-status';
 import { readRollbackPlan, RollbackConflict, undoRollout } from '../../lambdas/rollback/undo';
-import { startKubernetesApiServer, type SimulatedKubernetesApi } from '../harness/kubernetes-api-server';
+import { startKubernetesApiServer, type SimulatedKubernetesApi } from '../harness/kubernetes/server';
 
 const REGION = 'eu-west-1';
 const CREDENTIALS = { accessKeyId: 'AKIDUNDOTEST', secretAccessKey: 'undo-test-secret' };

@@ -1,6 +1,6 @@
 import { createKubernetesClient, type KubernetesClient } from '../../lambdas/kubernetes/client';
 import { createEksToken } from '../../lambdas/kubernetes/token';
-import type { SimulatedKubernetesApi } from './kubernetes-api-server';
+import type { SimulatedKubernetesApi } from './kubernetes/server';
 
 /** The production client, pointed at a simulated API server and signing EKS tokens with test credentials. */
 export function clientForSimulatedApi(

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { notifySlackFunction } from '../../lambdas/notify/functions';
 import type { RunbookFunctionTable } from '../../lambdas/shared/function-table';
 import type { EksCluster } from '../../lib/config/shared';
-import { startKubernetesApiServer, type SimulatedKubernetesApi } from './kubernetes-api-server';
+import { startKubernetesApiServer, type SimulatedKubernetesApi } from './kubernetes/server';
 import { ACCOUNT, REGION, SimulatedAccount } from './simulated-account';
 import { startSlackReceiver, type SlackReceiver } from './slack-receiver';
 

@@ -27,11 +27,23 @@ export function exampleConfig(): Record<string, unknown> {
   return parse(readFileSync(examplePath, 'utf8')) as Record<string, unknown>;
 }
 
+/** The example configuration's synthesis, shared by the files of one worker (vitest.config.ts: not isolated). */
+let example: Synthesized | undefined;
+
 /**
  * Builds the runbooks stack from a raw configuration (validated like `bin/app.ts` does), with bundling
- * skipped, and runs the cdk-nag AwsSolutions pack over it.
+ * skipped, and runs the cdk-nag AwsSolutions pack over it. Without a configuration: the example one,
+ * synthesized once per worker (tests only read it).
  */
-export function synth(raw: unknown = exampleConfig()): Synthesized {
+export function synth(raw?: unknown): Synthesized {
+  if (raw === undefined) {
+    example ??= synthesize(exampleConfig());
+    return example;
+  }
+  return synthesize(raw);
+}
+
+function synthesize(raw: unknown): Synthesized {
   const config = parseConfig(raw, 'test configuration');
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new RunbooksStack(app, `PlatformRunbooks-${config.environment}`, { config });

@@ -1,0 +1,219 @@
+import {
+  type CloudWatchClient,
+  DescribeAlarmsCommand,
+  GetMetricDataCommand,
+  ListTagsForResourceCommand,
+  type MetricDataQuery,
+} from '@aws-sdk/client-cloudwatch';
+import * as z from 'zod/mini';
+import { parseOrThrow, RunbookError } from '../shared/errors';
+
+// CloudWatch as the runbooks use it: alarms (rollback, certificates), tags (alarm → workload) and
+// GetMetricData (canary analysis, right-sizing). Answers are parsed at this edge; faults get names the
+// workflows route on.
+
+/** CloudWatch did not answer (throttled, 5xx): the state machine retries, then escalates. */
+export class CloudWatchUnavailable extends RunbookError {
+  override name = 'CloudWatchUnavailable';
+}
+
+/** CloudWatch answered with something that is not what the API promises: nothing is decided from it. */
+export class CloudWatchInvalidResponse extends RunbookError {
+  override name = 'CloudWatchInvalidResponse';
+}
+
+/** A GetMetricData request beyond what one analysis may ask (reference.md: ≤ 500 queries per call). */
+export class MetricQueryLimitExceeded extends RunbookError {
+  override name = 'MetricQueryLimitExceeded';
+}
+
+/** GetMetricData takes at most 500 queries per call (CloudWatch API reference). */
+export const MAX_METRIC_QUERIES = 500;
+
+const THROTTLING = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+]);
+
+/** Sends a command, naming throttling and server faults CloudWatchUnavailable (the original kept as cause). */
+async function send<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    const name = (error as Error).name;
+    if (THROTTLING.has(name) || (error as { $fault?: string }).$fault === 'server') {
+      throw new CloudWatchUnavailable(`${operation} failed: ${name}`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+const sdkDate = z.union([
+  z.date(),
+  z.pipe(
+    z.string().check(z.refine((value) => !Number.isNaN(Date.parse(value)), 'must be a timestamp')),
+    z.transform((value: string) => new Date(value)),
+  ),
+]);
+
+const alarmState = z.enum(['OK', 'ALARM', 'INSUFFICIENT_DATA']);
+const describedAlarm = z.object({
+  AlarmName: z.string(),
+  StateValue: alarmState,
+  StateUpdatedTimestamp: z.optional(sdkDate),
+  StateReason: z.optional(z.string()),
+});
+const describeAlarmsAnswer = z.object({
+  MetricAlarms: z._default(z.array(describedAlarm), []),
+  CompositeAlarms: z._default(z.array(describedAlarm), []),
+});
+
+export interface DescribedAlarm {
+  name: string;
+  state: z.output<typeof alarmState>;
+  updatedAt?: Date;
+  reason?: string;
+}
+
+/** One alarm by name, metric or composite; undefined when it does not exist. */
+export async function describeAlarm(
+  cloudwatch: CloudWatchClient,
+  alarmName: string,
+): Promise<DescribedAlarm | undefined> {
+  const raw = await send('DescribeAlarms', () =>
+    cloudwatch.send(
+      new DescribeAlarmsCommand({ AlarmNames: [alarmName], AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] }),
+    ),
+  );
+  const answer = parseOrThrow(
+    describeAlarmsAnswer,
+    raw,
+    'The DescribeAlarms answer',
+    CloudWatchInvalidResponse,
+  );
+  const alarm = [...answer.MetricAlarms, ...answer.CompositeAlarms].find(
+    (found) => found.AlarmName === alarmName,
+  );
+  if (!alarm) return undefined;
+  return {
+    name: alarm.AlarmName,
+    state: alarm.StateValue,
+    ...(alarm.StateUpdatedTimestamp && { updatedAt: alarm.StateUpdatedTimestamp }),
+    ...(alarm.StateReason !== undefined && { reason: alarm.StateReason }),
+  };
+}
+
+const tagsAnswer = z.object({
+  Tags: z._default(z.array(z.object({ Key: z.string(), Value: z.string() })), []),
+});
+
+/** The tags of a CloudWatch resource (an alarm), as a map. */
+export async function resourceTags(
+  cloudwatch: CloudWatchClient,
+  resourceArn: string,
+): Promise<Map<string, string>> {
+  const raw = await send('ListTagsForResource', () =>
+    cloudwatch.send(new ListTagsForResourceCommand({ ResourceARN: resourceArn })),
+  );
+  const answer = parseOrThrow(tagsAnswer, raw, 'The ListTagsForResource answer', CloudWatchInvalidResponse);
+  return new Map(answer.Tags.map((tag) => [tag.Key, tag.Value]));
+}
+
+const metricDataAnswer = z.object({
+  MetricDataResults: z._default(
+    z.array(
+      z.object({
+        Id: z.string().check(z.minLength(1)),
+        Label: z.optional(z.string()),
+        Timestamps: z._default(z.array(sdkDate), []),
+        Values: z._default(z.array(z.number()), []),
+        StatusCode: z._default(z.enum(['Complete', 'InternalError', 'PartialData', 'Forbidden']), 'Complete'),
+      }),
+    ),
+    [],
+  ),
+  NextToken: z.optional(z.string()),
+});
+
+export interface MetricSeries {
+  id: string;
+  label?: string;
+  /** Oldest first, one value per timestamp. */
+  points: Array<{ at: Date; value: number }>;
+  /** `Complete`, unless CloudWatch said otherwise on any page (`PartialData`, `Forbidden`, …). */
+  status: 'Complete' | 'InternalError' | 'PartialData' | 'Forbidden';
+}
+
+export interface MetricDataRequest {
+  queries: MetricDataQuery[];
+  start: Date;
+  end: Date;
+  /**
+   * Pages followed at most; one page holds up to 100,800 datapoints, so the default allows ~2 million.
+   * @default 20
+   */
+  maxPages?: number;
+}
+
+/**
+ * GetMetricData with its pagination followed: the series of each query, merged across pages (CloudWatch
+ * splits one series over several pages), oldest first. An id missing from the answer is an empty series:
+ * the caller decides whether no data fails a check (Flagger) or makes it inconclusive (Argo Rollouts).
+ */
+export async function getMetricData(
+  cloudwatch: CloudWatchClient,
+  { queries, start, end, maxPages = 20 }: MetricDataRequest,
+): Promise<MetricSeries[]> {
+  if (queries.length === 0 || queries.length > MAX_METRIC_QUERIES) {
+    throw new MetricQueryLimitExceeded(
+      `GetMetricData takes 1 to ${MAX_METRIC_QUERIES} queries per call; ${queries.length} were given.`,
+    );
+  }
+  const series = new Map<string, MetricSeries>(
+    queries.map((query) => [query.Id ?? '', { id: query.Id ?? '', points: [], status: 'Complete' }]),
+  );
+  let nextToken: string | undefined;
+  for (let page = 1; ; page += 1) {
+    const raw = await send('GetMetricData', () =>
+      cloudwatch.send(
+        new GetMetricDataCommand({
+          MetricDataQueries: queries,
+          StartTime: start,
+          EndTime: end,
+          ScanBy: 'TimestampAscending',
+          NextToken: nextToken,
+        }),
+      ),
+    );
+    const answer = parseOrThrow(metricDataAnswer, raw, 'The GetMetricData answer', CloudWatchInvalidResponse);
+    for (const result of answer.MetricDataResults) {
+      const target = series.get(result.Id);
+      if (!target) {
+        throw new CloudWatchInvalidResponse(
+          `The GetMetricData answer has a series "${result.Id}" nobody asked for.`,
+        );
+      }
+      if (result.Timestamps.length !== result.Values.length) {
+        throw new CloudWatchInvalidResponse(
+          `The GetMetricData answer for "${result.Id}" has ${result.Timestamps.length} timestamps but ${result.Values.length} values.`,
+        );
+      }
+      if (result.Label !== undefined) target.label = result.Label;
+      if (result.StatusCode !== 'Complete') target.status = result.StatusCode;
+      result.Timestamps.forEach((at, index) =>
+        target.points.push({ at, value: result.Values[index] as number }),
+      );
+    }
+    nextToken = answer.NextToken;
+    if (nextToken === undefined) break;
+    if (page >= maxPages) {
+      throw new MetricQueryLimitExceeded(
+        `GetMetricData still had more pages after ${maxPages}: narrow the window or the queries.`,
+      );
+    }
+  }
+  for (const each of series.values()) each.points.sort((a, b) => a.at.getTime() - b.at.getTime());
+  return [...series.values()];
+}

@@ -1,0 +1,39 @@
+import type { LockRefusal } from '../workload-lock/workload-lock';
+import type { GuardReason } from './plan';
+import type { ResolvedTarget } from './target';
+
+/** Every code a rollback stops on without acting: the notification says why in words. */
+export type RollbackGuard =
+  | 'not-in-alarm'
+  | Extract<ResolvedTarget, { kind: 'unmapped' }>['reason']
+  | LockRefusal['reason']
+  | GuardReason
+  | 'deployment-changed';
+
+/** One sentence per guard, finishing "Skipped because: …"; the cooldown's depends on its minutes. */
+const SENTENCES: Record<Exclude<RollbackGuard, 'cooldown'>, string> = {
+  'not-in-alarm': 'the alarm is not in ALARM',
+  'duplicate-event': 'this alarm event was already handled',
+  'deployment-paused': 'the Deployment is paused: someone is already working on it',
+  'unmapped-alarm': 'the alarm is not mapped to any workload',
+  'invalid-target-tag': 'the alarm\'s runbooks:rollback-target tag is not "cluster/namespace/deployment"',
+  'target-not-permitted': 'the runbook has no access to that namespace (eksClusters in the configuration)',
+  'deployment-missing': 'the Deployment does not exist',
+  'no-previous-revision': 'there is no earlier revision to roll back to',
+  'revision-not-found': 'the configured revision is no longer in the rollout history',
+  'already-at-revision': 'the Deployment already runs the revision it would roll back to',
+  'deployment-changed':
+    'the Deployment was deployed again while the rollback was being prepared; that deploy was left alone',
+  'canary-in-progress': 'a canary is in progress on this workload; its analysis decides',
+  'rollback-in-progress': 'another alarm already started a rollback of this workload',
+};
+
+/** The sentence for a guard code; pure, so the notifier never needs to know the rollback's codes. */
+export function reasonText(
+  reason: RollbackGuard,
+  { cooldownMinutes }: { cooldownMinutes?: number } = {},
+): string {
+  if (reason !== 'cooldown') return SENTENCES[reason];
+  if (cooldownMinutes === undefined) return 'already rolled back within the cooldown period';
+  return `rolled back less than ${cooldownMinutes} minute${cooldownMinutes === 1 ? '' : 's'} ago`;
+}

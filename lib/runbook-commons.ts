@@ -1,0 +1,58 @@
+import type { Construct } from 'constructs';
+import type { SharedConfig } from './config/shared';
+import { EksRunbookAccess } from './eks-runbook-access';
+import { LifecycleEventBus } from './lifecycle-event-bus';
+import { OnCallTopic } from './on-call-topic';
+import type { RunbookSharedResources } from './runbook-shared-resources';
+import { SlackNotifier } from './slack-notifier';
+import { WorkloadLockTable } from './workload-lock-table';
+
+/** What every runbook shares, created once per stack. */
+export interface RunbookCommons {
+  readonly eventBus: LifecycleEventBus;
+  readonly onCall: OnCallTopic;
+  readonly slackNotifier: SlackNotifier;
+  readonly lockTable: WorkloadLockTable;
+  readonly eksAccess: EksRunbookAccess;
+  /** The typed handles a runbook construct takes as its `shared` prop. */
+  readonly resources: RunbookSharedResources;
+}
+
+/**
+ * Creates the lifecycle bus, the on-call topic, the Slack notifier, the workload lock table and the
+ * Kubernetes access directly in `scope` (the stack), from the shared sections of the configuration. A
+ * function rather than a construct on purpose: their construct paths, so their logical ids, stay what they
+ * were before the kit, and an update never replaces the retained lock table or the on-call key.
+ */
+export function createRunbookCommons(scope: Construct, config: SharedConfig): RunbookCommons {
+  const environment = config.environment;
+  const eventBus = new LifecycleEventBus(scope, 'LifecycleEventBus', { environment });
+  const onCall = new OnCallTopic(scope, 'OnCall', {
+    environment,
+    existingTopicArn: config.onCall.existingTopicArn,
+    emails: config.onCall.emails,
+  });
+  const slackNotifier = new SlackNotifier(scope, 'SlackNotifier', {
+    environment,
+    webhookSecretName: config.slack.webhookSecretName,
+    dashboardUrl: config.dashboardUrl,
+  });
+  const lockTable = new WorkloadLockTable(scope, 'WorkloadLocks');
+  const eksAccess = new EksRunbookAccess(scope, 'EksAccess', { environment, clusters: config.eksClusters });
+  return {
+    eventBus,
+    onCall,
+    slackNotifier,
+    lockTable,
+    eksAccess,
+    resources: {
+      environment,
+      eventBus: eventBus.bus,
+      onCallTopic: onCall.topic,
+      onCallTopicKey: onCall.key,
+      notifier: slackNotifier.fn,
+      lockTable: lockTable.table,
+      kubernetesRole: eksAccess.role,
+    },
+  };
+}

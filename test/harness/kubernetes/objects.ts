@@ -1,0 +1,107 @@
+// The apps/v1 objects the simulated server stores, as zod schemas: a patched Deployment is validated before it is
+// persisted, as the API server validates it.
+import { z } from 'zod';
+
+export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
+export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
+export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
+
+/** RFC 3339 to the second, as the API server writes timestamps. */
+export function kubernetesTimestamp(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+const stringMap = z.record(z.string(), z.string());
+
+const selectorSchema = z.object({
+  matchLabels: stringMap.optional(),
+  matchExpressions: z
+    .array(
+      z.object({
+        key: z.string().min(1),
+        operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+        values: z.array(z.string()).optional(),
+      }),
+    )
+    .optional(),
+});
+export type SimLabelSelector = z.infer<typeof selectorSchema>;
+
+const templateSchema = z.looseObject({
+  metadata: z.looseObject({ labels: stringMap.optional(), annotations: stringMap.optional() }).optional(),
+  spec: z.looseObject({
+    containers: z.array(z.looseObject({ name: z.string().min(1), image: z.string().min(1) })).min(1),
+  }),
+});
+export type SimPodTemplate = z.infer<typeof templateSchema>;
+
+const metadataSchema = z.looseObject({
+  name: z.string().min(1),
+  namespace: z.string().min(1),
+  uid: z.string(),
+  resourceVersion: z.string(),
+  generation: z.number().int(),
+  creationTimestamp: z.string(),
+  labels: stringMap.optional(),
+  annotations: stringMap.optional(),
+  ownerReferences: z
+    .array(
+      z.object({
+        apiVersion: z.string(),
+        kind: z.string(),
+        name: z.string(),
+        uid: z.string(),
+        controller: z.boolean().optional(),
+        blockOwnerDeletion: z.boolean().optional(),
+      }),
+    )
+    .optional(),
+});
+type SimObjectMeta = z.infer<typeof metadataSchema>;
+
+const conditionSchema = z.object({
+  type: z.string(),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string(),
+  message: z.string(),
+  lastUpdateTime: z.string(),
+  lastTransitionTime: z.string(),
+});
+export type SimCondition = z.infer<typeof conditionSchema>;
+
+export const deploymentSchema = z.object({
+  apiVersion: z.literal('apps/v1'),
+  kind: z.literal('Deployment'),
+  metadata: metadataSchema,
+  spec: z.looseObject({
+    replicas: z.number().int().min(0),
+    selector: selectorSchema,
+    template: templateSchema,
+    paused: z.boolean().optional(),
+    revisionHistoryLimit: z.number().int().min(0),
+    progressDeadlineSeconds: z.number().int().min(1),
+  }),
+  status: z.looseObject({
+    observedGeneration: z.number().int().optional(),
+    replicas: z.number().int().optional(),
+    updatedReplicas: z.number().int().optional(),
+    readyReplicas: z.number().int().optional(),
+    availableReplicas: z.number().int().optional(),
+    unavailableReplicas: z.number().int().optional(),
+    conditions: z.array(conditionSchema).optional(),
+  }),
+});
+export type SimDeployment = z.infer<typeof deploymentSchema>;
+
+export interface SimReplicaSet {
+  apiVersion: 'apps/v1';
+  kind: 'ReplicaSet';
+  metadata: SimObjectMeta;
+  spec: { replicas: number; selector: SimLabelSelector; template: SimPodTemplate };
+  status: {
+    replicas: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+    observedGeneration: number;
+  };
+}

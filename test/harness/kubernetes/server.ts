@@ -1,0 +1,655 @@
+// A simulated EKS Kubernetes API server for tests, benchmarks and rehearsals: HTTPS on loopback with a CA of its
+// own, EKS token authentication, apps/v1 Deployments and ReplicaSets with resourceVersions, generations, JSON
+// Patch and paginated lists, a deployment controller that rolls out at a pace the test chooses, and injected
+// faults. This module is the HTTP side and the test-facing helpers; each engine is a module of its own.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { generate } from 'selfsigned';
+import { canonicalJson } from './canonical-json';
+import { DeploymentController, revisionOf, type RolloutBehaviour } from './deployment-controller';
+import { verifyEksToken } from './eks-token';
+import { defaultFaultMessage, FaultQueue, type Fault } from './faults';
+import { applyJsonPatch, JsonPatchError, parseJsonPatch, toJson } from './json-patch';
+import { LabelSelectorSyntaxError, parseSelector, requirementsOf, selectorMatches } from './label-selector';
+import {
+  deploymentSchema,
+  kubernetesTimestamp,
+  LAST_APPLIED_ANNOTATION,
+  REVISION_ANNOTATION,
+  type SimDeployment,
+  type SimLabelSelector,
+  type SimReplicaSet,
+} from './objects';
+import {
+  ExpiredContinueToken,
+  InvalidContinueToken,
+  objectKey,
+  ObjectStore,
+  ResourceVersionClock,
+} from './store';
+
+export type { RolloutBehaviour } from './deployment-controller';
+export type { Fault } from './faults';
+export type { SimDeployment, SimLabelSelector, SimReplicaSet } from './objects';
+
+export interface SimulatedKubernetesApiOptions {
+  clusterName: string;
+  region: string;
+  /** The credentials tokens must be signed with (the Lambda role's, in production). */
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  /** The server's clock, for token age and timestamps. */
+  now?: () => Date;
+}
+
+export type RevisionSpec = { image: string } | { images: string[] };
+
+export interface AddDeploymentOptions {
+  namespace: string;
+  name: string;
+  /** History, oldest first; the last one is current. Each becomes a ReplicaSet as the controller would make it. */
+  revisions: RevisionSpec[];
+  replicas?: number;
+  paused?: boolean;
+  revisionHistoryLimit?: number;
+  /** Pod labels; the selector matches them unless `selector` is given. Default `{ app: <name> }`. */
+  labels?: Record<string, string>;
+  selector?: SimLabelSelector;
+}
+
+export interface RecordedRequest {
+  method: string;
+  /** Path and query, as sent. */
+  path: string;
+  /** HTTP status answered; 0 for a reset connection. */
+  status: number;
+  /** performance.now() when the request arrived. */
+  at: number;
+}
+
+export interface SimulatedKubernetesApi {
+  endpoint: string;
+  /** Base64 of the CA PEM, as DescribeCluster's certificateAuthority.data. */
+  caData: string;
+  /** Every answered request, in order of answer. */
+  requests: RecordedRequest[];
+  /** Why each 401 was given (the answer itself says only "Unauthorized", as EKS does). */
+  authFailures: string[];
+  /** Called synchronously when a request arrives, before it is handled: state changed here races the request. */
+  onRequest(listener: (request: { method: string; path: string; at: number }) => void): () => void;
+
+  addDeployment(options: AddDeploymentOptions): SimDeployment;
+  /**
+   * A `kubectl apply` of a new image: the template changes and a rollout starts, paced by `rollout` if given
+   * (this rollout only), else by the Deployment's behaviour.
+   */
+  deploy(
+    namespace: string,
+    name: string,
+    revision: RevisionSpec,
+    options?: { rollout?: RolloutBehaviour },
+  ): SimDeployment;
+  /** A ReplicaSet made by hand: e.g. one the selector matches but another owner (or none) controls. */
+  addReplicaSet(options: {
+    namespace: string;
+    name: string;
+    labels: Record<string, string>;
+    image: string;
+    revision: number;
+    ownerUid?: string;
+  }): SimReplicaSet;
+  getDeployment(namespace: string, name: string): SimDeployment | undefined;
+  /** The namespace's ReplicaSets, oldest revision first. */
+  listReplicaSets(namespace: string): SimReplicaSet[];
+  deleteDeployment(namespace: string, name: string): void;
+  setPaused(namespace: string, name: string, paused: boolean): void;
+  /** How this Deployment's rollouts advance from now on (default: completes after 2 reads). */
+  setRollout(namespace: string, name: string, behaviour: RolloutBehaviour): void;
+  /** A stopped controller (kube-controller-manager down or lagging) numbers, syncs and rolls out nothing. */
+  setControllerRunning(running: boolean): void;
+  injectFault(fault: Fault): void;
+  /** Forgets all objects, faults, behaviours and recorded requests; `onRequest` listeners stay. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const DEFAULT_REVISION_HISTORY_LIMIT = 10;
+const BUILD_ANNOTATION = 'app.example.com/build';
+const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Certificates: generated once per test process (EC keys: a few tens of ms).
+
+interface Certificates {
+  caCert: string;
+  serverKey: string;
+  serverCert: string;
+}
+
+let certificates: Promise<Certificates> | undefined;
+
+function loadCertificates(): Promise<Certificates> {
+  certificates ??= (async () => {
+    const ca = await generate([{ name: 'commonName', value: 'simulated-eks-ca' }], {
+      keyType: 'ec',
+      algorithm: 'sha256',
+      extensions: [
+        { name: 'basicConstraints', cA: true, critical: true },
+        { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+      ],
+    });
+    const server = await generate([{ name: 'commonName', value: 'kube-apiserver' }], {
+      keyType: 'ec',
+      algorithm: 'sha256',
+      ca: { key: ca.private, cert: ca.cert },
+      extensions: [
+        { name: 'basicConstraints', cA: false },
+        { name: 'keyUsage', digitalSignature: true, critical: true },
+        { name: 'extKeyUsage', serverAuth: true },
+        { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] },
+      ],
+    });
+    return { caCert: ca.cert, serverKey: server.private, serverCert: server.cert };
+  })();
+  return certificates;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Status bodies.
+
+class HttpProblem extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly details?: Record<string, string>,
+  ) {
+    super(message);
+  }
+}
+
+const STATUS_REASONS: Record<number, string> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  405: 'MethodNotAllowed',
+  409: 'Conflict',
+  410: 'Expired',
+  415: 'UnsupportedMediaType',
+  422: 'Invalid',
+  429: 'TooManyRequests',
+  500: 'InternalError',
+  503: 'ServiceUnavailable',
+  504: 'Timeout',
+};
+
+function statusBody(code: number, message: string, details?: Record<string, string>) {
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason: STATUS_REASONS[code] ?? 'Unknown',
+    ...(details ? { details } : {}),
+    code,
+  };
+}
+
+/** The engines' errors as the API server answers them; anything else is the simulator's own failure. */
+function problemOf(error: unknown): HttpProblem | undefined {
+  if (error instanceof HttpProblem) return error;
+  if (error instanceof JsonPatchError) return new HttpProblem(422, error.message);
+  if (error instanceof LabelSelectorSyntaxError || error instanceof InvalidContinueToken) {
+    return new HttpProblem(400, error.message);
+  }
+  if (error instanceof ExpiredContinueToken) return new HttpProblem(410, error.message);
+  return undefined;
+}
+
+function notFound(kind: 'deployments' | 'replicasets', name: string): HttpProblem {
+  return new HttpProblem(404, `${kind}.apps "${name}" not found`, { name, group: 'apps', kind });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+export async function startKubernetesApiServer(
+  options: SimulatedKubernetesApiOptions,
+): Promise<SimulatedKubernetesApi> {
+  const { clusterName, region, credentials } = options;
+  const now = options.now ?? (() => new Date());
+  const timestamp = () => kubernetesTimestamp(now());
+  const { caCert, serverKey, serverCert } = await loadCertificates();
+
+  const clock = new ResourceVersionClock();
+  const deployments = new ObjectStore<SimDeployment>(clock);
+  const replicaSets = new ObjectStore<SimReplicaSet>(clock);
+  const controller = new DeploymentController({ deployments, replicaSets, clock, timestamp });
+  const builds = new Map<string, number>();
+  const faults = new FaultQueue();
+  const listeners = new Set<(request: { method: string; path: string; at: number }) => void>();
+  const requests: RecordedRequest[] = [];
+  const authFailures: string[] = [];
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Writes, from the API or from the helpers.
+
+  /** Persists `next` over `current` as the registry does, then lets the controller react. Returns what was stored. */
+  function write(current: SimDeployment, next: SimDeployment): SimDeployment {
+    next.status = current.status;
+    next.metadata.generation = current.metadata.generation;
+    next.metadata.resourceVersion = current.metadata.resourceVersion;
+    if (canonicalJson(next) === canonicalJson(current)) return structuredClone(current);
+    if (canonicalJson(next.spec) !== canonicalJson(current.spec)) next.metadata.generation += 1;
+    deployments.put(next);
+    // The answer to the write is the object before the controller has seen it, as on a real cluster.
+    const stored = structuredClone(next);
+    controller.written(next, current);
+    return stored;
+  }
+
+  function requireDeployment(namespace: string, name: string): SimDeployment {
+    const deployment = deployments.get(namespace, name);
+    if (!deployment) throw new Error(`simulated API server: no Deployment ${namespace}/${name}`);
+    return deployment;
+  }
+
+  /** The Deployment as `kubectl apply` of this revision leaves it: new containers, build and apply annotations. */
+  function applyRevision(deployment: SimDeployment, spec: RevisionSpec): SimDeployment {
+    const key = objectKey(deployment.metadata.namespace, deployment.metadata.name);
+    const build = (builds.get(key) ?? 0) + 1;
+    builds.set(key, build);
+    const next = structuredClone(deployment);
+    next.spec.template.spec.containers = containersFor(spec);
+    const annotations = (next.metadata.annotations ??= {});
+    annotations[BUILD_ANNOTATION] = `build-${build}`;
+    annotations[CHANGE_CAUSE_ANNOTATION] = `deploy ${imagesOf(spec).join(',')}`;
+    annotations[LAST_APPLIED_ANNOTATION] = JSON.stringify({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: next.metadata.name, namespace: next.metadata.namespace },
+      spec: { replicas: next.spec.replicas, selector: next.spec.selector, template: next.spec.template },
+    });
+    return next;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // HTTP.
+
+  function authenticate(authorization: string | undefined): string | undefined {
+    if (!authorization?.startsWith('Bearer ')) return 'no bearer token';
+    return verifyEksToken(authorization.slice('Bearer '.length), { clusterName, region, credentials }, now());
+  }
+
+  function route(
+    method: string,
+    url: URL,
+    contentType: string | undefined,
+    body: string,
+  ): { status: number; body: unknown } {
+    const match = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/(deployments|replicasets)(?:\/([^/]+))?$/.exec(
+      url.pathname,
+    );
+    if (!match) throw new HttpProblem(404, 'the server could not find the requested resource');
+    const namespace = decodeURIComponent(match[1] ?? '');
+    const resource = match[2];
+    const name = match[3] === undefined ? undefined : decodeURIComponent(match[3]);
+    if (resource === 'deployments' && name !== undefined) {
+      if (method === 'GET') return { status: 200, body: getDeploymentForRead(namespace, name) };
+      if (method === 'PATCH')
+        return { status: 200, body: patchDeployment(namespace, name, contentType, body) };
+    }
+    if (resource === 'replicasets' && name === undefined && method === 'GET') {
+      return { status: 200, body: listReplicaSetsPage(namespace, url.searchParams) };
+    }
+    if (resource === 'replicasets' && name !== undefined && method === 'GET') {
+      const replicaSet = replicaSets.get(namespace, name);
+      if (!replicaSet) throw notFound('replicasets', name);
+      return { status: 200, body: replicaSet };
+    }
+    throw new HttpProblem(405, `the server does not allow this method on the requested resource (${method})`);
+  }
+
+  function getDeploymentForRead(namespace: string, name: string): SimDeployment {
+    const deployment = deployments.get(namespace, name);
+    if (!deployment) throw notFound('deployments', name);
+    controller.advance(deployment);
+    return deployment;
+  }
+
+  function patchDeployment(
+    namespace: string,
+    name: string,
+    contentType: string | undefined,
+    body: string,
+  ): SimDeployment {
+    const mediaType = (contentType ?? '').split(';')[0]?.trim();
+    if (mediaType !== 'application/json-patch+json') {
+      throw new HttpProblem(
+        415,
+        `the body of the request was in an unknown format - accepted media types include: application/json-patch+json (simulated server), got ${mediaType || 'none'}`,
+      );
+    }
+    const current = deployments.get(namespace, name);
+    if (!current) throw notFound('deployments', name);
+    const operations = parseJsonPatch(body);
+    if (!operations) {
+      throw new HttpProblem(
+        400,
+        'the server rejected our request due to an error in our request: not a JSON Patch',
+      );
+    }
+    const parsed = deploymentSchema.safeParse(applyJsonPatch(toJson(current), operations));
+    const invalid = (what: string) => new HttpProblem(422, `Deployment.apps "${name}" is invalid: ${what}`);
+    if (!parsed.success) {
+      throw invalid(
+        parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '),
+      );
+    }
+    const next = parsed.data;
+    if (
+      next.metadata.name !== name ||
+      next.metadata.namespace !== namespace ||
+      next.metadata.uid !== current.metadata.uid
+    ) {
+      throw invalid('metadata.name, metadata.namespace and metadata.uid are immutable');
+    }
+    if (canonicalJson(next.spec.selector) !== canonicalJson(current.spec.selector)) {
+      throw invalid('spec.selector: Invalid value: field is immutable');
+    }
+    if (!selectorMatches(requirementsOf(next.spec.selector), next.spec.template.metadata?.labels ?? {})) {
+      throw invalid(
+        'spec.template.metadata.labels: Invalid value: `selector` does not match template `labels`',
+      );
+    }
+    // A resourceVersion in the patched object is a precondition, as for an update.
+    if (next.metadata.resourceVersion !== current.metadata.resourceVersion) {
+      throw new HttpProblem(
+        409,
+        `Operation cannot be fulfilled on deployments.apps "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
+    }
+    return write(current, next);
+  }
+
+  function listReplicaSetsPage(namespace: string, params: URLSearchParams) {
+    const requirements = parseSelector(params.get('labelSelector') ?? '');
+    const limitText = params.get('limit');
+    const limit = limitText === null ? 0 : Number(limitText);
+    if (!Number.isInteger(limit) || limit < 0) throw new HttpProblem(400, `invalid limit ${limitText}`);
+    const page = replicaSets.list({
+      namespace,
+      limit,
+      continueToken: params.get('continue'),
+      matches: (replicaSet) => selectorMatches(requirements, replicaSet.metadata.labels ?? {}),
+    });
+    return { kind: 'ReplicaSetList', apiVersion: 'apps/v1', ...page };
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const at = performance.now();
+    const method = req.method ?? 'GET';
+    const rawPath = req.url ?? '/';
+    for (const listener of listeners) listener({ method, path: rawPath, at });
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    const record = (status: number) => requests.push({ method, path: rawPath, status, at });
+    const answer = (status: number, payload: unknown) => {
+      record(status);
+      const raw = typeof payload === 'string';
+      const text = raw ? payload : JSON.stringify(payload);
+      res.writeHead(status, {
+        'content-type': raw ? 'text/html' : 'application/json',
+        'content-length': Buffer.byteLength(text),
+      });
+      res.end(text);
+    };
+
+    const fault = faults.take(method, rawPath);
+    if (fault?.delayMs) await sleep(fault.delayMs);
+    if (fault?.reset) {
+      record(0);
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.body !== undefined) return answer(fault.status ?? 200, fault.body);
+    if (fault?.status !== undefined) {
+      return answer(
+        fault.status,
+        statusBody(fault.status, fault.message ?? defaultFaultMessage(fault.status)),
+      );
+    }
+
+    const refused = authenticate(req.headers.authorization);
+    if (refused !== undefined) {
+      authFailures.push(refused);
+      return answer(401, statusBody(401, 'Unauthorized'));
+    }
+    try {
+      const url = new URL(rawPath, 'https://127.0.0.1');
+      const result = route(method, url, req.headers['content-type'], body);
+      answer(result.status, result.body);
+    } catch (error) {
+      const problem = problemOf(error);
+      if (problem) return answer(problem.code, statusBody(problem.code, problem.message, problem.details));
+      answer(500, statusBody(500, `simulated API server failed: ${String(error)}`));
+    }
+  }
+
+  const server = createServer({ key: serverKey, cert: serverCert }, (req, res) => {
+    res.on('error', () => undefined); // a client that gave up (timeout tests) is not the server's failure
+    void handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) res.destroy(error instanceof Error ? error : new Error(String(error)));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Helpers.
+
+  return {
+    endpoint: `https://127.0.0.1:${port}`,
+    caData: Buffer.from(caCert, 'utf8').toString('base64'),
+    requests,
+    authFailures,
+
+    onRequest(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    addDeployment({
+      namespace,
+      name,
+      revisions,
+      replicas = 3,
+      paused = false,
+      revisionHistoryLimit,
+      labels,
+      selector,
+    }) {
+      if (deployments.get(namespace, name)) {
+        throw new Error(`simulated API server: Deployment ${namespace}/${name} exists`);
+      }
+      const [first, ...later] = revisions;
+      if (!first) throw new Error('simulated API server: a Deployment needs at least one revision');
+      const podLabels = labels ?? { app: name };
+      const initial: SimDeployment = {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: {
+          name,
+          namespace,
+          uid: randomUUID(),
+          resourceVersion: '',
+          generation: 1,
+          creationTimestamp: timestamp(),
+          labels: { ...podLabels },
+          annotations: {},
+        },
+        spec: {
+          replicas,
+          selector: selector ?? { matchLabels: { ...podLabels } },
+          template: {
+            // As the API server returns templates: an explicit null creationTimestamp, defaulted pod fields.
+            metadata: { creationTimestamp: null, labels: { ...podLabels } },
+            spec: {
+              containers: [],
+              restartPolicy: 'Always',
+              terminationGracePeriodSeconds: 30,
+              dnsPolicy: 'ClusterFirst',
+              securityContext: {},
+              schedulerName: 'default-scheduler',
+            },
+          },
+          strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%', maxSurge: '25%' } },
+          revisionHistoryLimit: revisionHistoryLimit ?? DEFAULT_REVISION_HISTORY_LIMIT,
+          progressDeadlineSeconds: 600,
+        },
+        status: {},
+      };
+      let deployment = applyRevision(initial, first);
+      deployments.put(deployment);
+      controller.written(deployment);
+      // Earlier revisions are history: each rolls out at once.
+      for (const revisionSpec of later) {
+        write(deployment, applyRevision(deployment, revisionSpec));
+        deployment = requireDeployment(namespace, name);
+        controller.settle(deployment);
+      }
+      if (paused)
+        write(deployment, {
+          ...structuredClone(deployment),
+          spec: { ...structuredClone(deployment.spec), paused },
+        });
+      return structuredClone(requireDeployment(namespace, name));
+    },
+
+    deploy(namespace, name, revisionSpec, options = {}) {
+      const deployment = requireDeployment(namespace, name);
+      const stored = write(deployment, applyRevision(deployment, revisionSpec));
+      if (options.rollout) controller.paceRollout(stored, options.rollout);
+      return structuredClone(requireDeployment(namespace, name));
+    },
+
+    addReplicaSet({ namespace, name, labels, image, revision, ownerUid }) {
+      const replicaSet: SimReplicaSet = {
+        apiVersion: 'apps/v1',
+        kind: 'ReplicaSet',
+        metadata: {
+          name,
+          namespace,
+          uid: randomUUID(),
+          resourceVersion: '',
+          generation: 1,
+          creationTimestamp: timestamp(),
+          labels: { ...labels },
+          annotations: { [REVISION_ANNOTATION]: String(revision) },
+          ...(ownerUid
+            ? {
+                ownerReferences: [
+                  {
+                    apiVersion: 'apps/v1',
+                    kind: 'Deployment',
+                    name: 'other',
+                    uid: ownerUid,
+                    controller: true,
+                  },
+                ],
+              }
+            : {}),
+        },
+        spec: {
+          replicas: 0,
+          selector: { matchLabels: { ...labels } },
+          template: { metadata: { labels: { ...labels } }, spec: { containers: [{ name: 'app', image }] } },
+        },
+        status: { replicas: 0, observedGeneration: 1 },
+      };
+      replicaSets.put(replicaSet);
+      return structuredClone(replicaSet);
+    },
+
+    getDeployment(namespace, name) {
+      const deployment = deployments.get(namespace, name);
+      return deployment && structuredClone(deployment);
+    },
+
+    listReplicaSets(namespace) {
+      return replicaSets
+        .all()
+        .filter((replicaSet) => replicaSet.metadata.namespace === namespace)
+        .sort((a, b) => revisionOf(a) - revisionOf(b))
+        .map((replicaSet) => structuredClone(replicaSet));
+    },
+
+    deleteDeployment(namespace, name) {
+      const deployment = requireDeployment(namespace, name);
+      // Background cascading deletion: the garbage collector removes the owned ReplicaSets too.
+      for (const replicaSet of controller.owned(deployment))
+        replicaSets.delete(namespace, replicaSet.metadata.name);
+      deployments.delete(namespace, name);
+      controller.forget(deployment);
+      clock.tick();
+    },
+
+    setPaused(namespace, name, paused) {
+      const deployment = requireDeployment(namespace, name);
+      write(deployment, {
+        ...structuredClone(deployment),
+        spec: { ...structuredClone(deployment.spec), paused },
+      });
+    },
+
+    setRollout(namespace, name, behaviour) {
+      controller.setBehaviour(requireDeployment(namespace, name), behaviour);
+    },
+
+    setControllerRunning(running) {
+      controller.setRunning(running);
+    },
+
+    injectFault(fault) {
+      faults.inject(fault);
+    },
+
+    reset() {
+      deployments.clear();
+      replicaSets.clear();
+      controller.reset();
+      builds.clear();
+      faults.clear();
+      requests.length = 0;
+      authFailures.length = 0;
+    },
+
+    close() {
+      return new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+function imagesOf(spec: RevisionSpec): string[] {
+  return 'image' in spec ? [spec.image] : spec.images;
+}
+
+function containersFor(spec: RevisionSpec) {
+  return imagesOf(spec).map((image, index) => ({
+    name: index === 0 ? 'app' : `sidecar-${index}`,
+    image,
+    imagePullPolicy: 'IfNotPresent',
+    ports: index === 0 ? [{ containerPort: 8080, protocol: 'TCP' }] : [],
+    resources: {},
+    terminationMessagePath: '/dev/termination-log',
+    terminationMessagePolicy: 'File',
+  }));
+}
