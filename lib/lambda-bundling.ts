@@ -19,3 +19,21 @@ export const lambdaBundling = {
    */
   mainFields: ['module', 'main'] as readonly string[],
 } as const;
+
+/**
+ * The same settings as esbuild `build` options, for the scripts and tests that bundle alternatives or probes
+ * the way RunbookFunction bundles handlers (NodejsFunction adds `bundle`, `platform: node` and `format: esm`).
+ */
+export function esbuildOptions() {
+  return {
+    bundle: true,
+    platform: 'node' as const,
+    format: 'esm' as const,
+    target: lambdaBundling.target,
+    minify: lambdaBundling.minify,
+    banner: { js: lambdaBundling.banner },
+    external: [...lambdaBundling.externalModules],
+    mainFields: [...lambdaBundling.mainFields],
+    logLevel: 'silent' as const,
+  };
+}

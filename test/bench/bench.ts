@@ -3,11 +3,11 @@
 // ratios within one run. `--no-synth` reuses the cloud assembly in cdk.out instead of synthesizing first.
 import { build, type BuildOptions } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { RunbookFunctionEntry } from '../../lambdas/shared/function-table';
-import { lambdaBundling } from '../../lib/lambda-bundling';
+import { esbuildOptions } from '../../lib/lambda-bundling';
+import { loadFunctionEntries } from '../conventions/project';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const assembly = `${root}cdk.out/`;
@@ -106,15 +106,7 @@ function coldImportMs(file: string, environment: Record<string, string> = {}): n
 async function alternative(name: string, source: string, extra: BuildOptions = {}) {
   const file = `${out}${name}.mjs`;
   await build({
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: lambdaBundling.target,
-    minify: lambdaBundling.minify,
-    banner: { js: lambdaBundling.banner },
-    external: [...lambdaBundling.externalModules],
-    mainFields: [...lambdaBundling.mainFields],
-    logLevel: 'silent',
+    ...esbuildOptions(),
     ...extra,
     stdin: { contents: source, resolveDir: root, loader: 'ts' },
     outfile: file,
@@ -122,28 +114,10 @@ async function alternative(name: string, source: string, extra: BuildOptions = {
   return { file, bytes: statSync(file).size };
 }
 
-/** Every function table (`lambdas/<folder>/functions.ts`), by service name: where each handler's source is. */
-async function handlerSources(): Promise<Map<string, string>> {
-  const sources = new Map<string, string>();
-  for (const folder of readdirSync(`${root}lambdas`)) {
-    const tableFile = `${root}lambdas/${folder}/functions.ts`;
-    if (!existsSync(tableFile)) continue;
-    const exports = (await import(tableFile)) as Record<string, unknown>;
-    for (const value of Object.values(exports)) {
-      const entries = isEntry(value)
-        ? [value]
-        : Object.values(value as Record<string, unknown>).filter(isEntry);
-      for (const entry of entries) sources.set(entry.serviceName, `${root}${entry.handler}`);
-    }
-  }
-  return sources;
-}
-function isEntry(value: unknown): value is RunbookFunctionEntry {
-  return typeof value === 'object' && value !== null && 'handler' in value && 'serviceName' in value;
-}
-
 const deployed = deployedFunctions().sort((a, b) => a.service.localeCompare(b.service));
-const sources = await handlerSources();
+const sources = new Map(
+  (await loadFunctionEntries()).map((entry) => [entry.serviceName, `${root}${entry.handler}`]),
+);
 const rows: string[][] = [];
 for (const fn of deployed) {
   const bytes = statSync(fn.file).size;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lambdaBundling } from '../../lib/lambda-bundling';
+import { esbuildOptions } from '../../lib/lambda-bundling';
 import { KubernetesApiError } from '../../lambdas/kubernetes/errors';
 import { RunbookError } from '../../lambdas/shared/errors';
 import {
@@ -52,15 +52,7 @@ async function bundleErrorNames(modules: string[], dir: string): Promise<Bundled
   await build({
     stdin: { contents, resolveDir: repoRoot, sourcefile: 'error-names.js', loader: 'js' },
     outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    minify: lambdaBundling.minify,
-    target: lambdaBundling.target,
-    banner: { js: lambdaBundling.banner },
-    mainFields: [...lambdaBundling.mainFields],
-    external: [...lambdaBundling.externalModules],
-    logLevel: 'silent',
+    ...esbuildOptions(),
   });
   const output = execFileSync(process.execPath, [outfile], { encoding: 'utf8', env: {} });
   return JSON.parse(output) as Bundled[];

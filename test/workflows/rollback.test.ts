@@ -99,6 +99,14 @@ describe('the rollback runbook', () => {
     );
   });
 
+  it('retries Prepare when CloudWatch throttles the tag lookup, then rolls back', async () => {
+    const result = await only('cloudwatch-throttled');
+    expect(result.status).toBe('SUCCEEDED');
+    const prepares = result.lambdaInvocations.filter((call) => call.name === 'rollback-prepare');
+    expect(prepares.map((call) => call.error)).toEqual(['CloudWatchUnavailable', undefined]);
+    expect(rehearsal.account.pages).toHaveLength(0);
+  });
+
   it('pages on-call when the alarm does not recover within the window, after having rolled back', async () => {
     const result = await only('no-recovery');
     expect(result.status).toBe('FAILED');

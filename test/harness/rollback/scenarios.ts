@@ -72,6 +72,25 @@ async function healthyCheckout(rehearsal: RollbackRehearsal, recoversAfterReads:
 
 const one = (alarm: string = CHECKOUT.alarm): ScenarioPlan => ({ events: [alarmEvent(alarm)] });
 
+/** payments-worker, rolled back by an alarm that only its runbooks:rollback-target tag maps. */
+async function tagMappedWorker(rehearsal: RollbackRehearsal): Promise<ScenarioPlan> {
+  rehearsal.cluster().addDeployment({
+    namespace: 'payments',
+    name: 'payments-worker',
+    revisions: [
+      { image: 'registry.example.com/payments-worker:2.0.0' },
+      { image: 'registry.example.com/payments-worker:2.1.0' },
+    ],
+  });
+  rehearsal.cluster().setRollout('payments', 'payments-worker', { kind: 'completes-after', reads: 1 });
+  rehearsal.account.addAlarm({
+    name: 'rollback-payments-worker-latency',
+    tags: { [TARGET_TAG]: 'prod-eks/payments/payments-worker' },
+    transition: { to: 'OK', afterReads: 1 },
+  });
+  return one('rollback-payments-worker-latency');
+}
+
 export const rollbackScenarios: Array<Scenario<RunbooksConfig>> = [
   {
     name: 'healthy',
@@ -114,22 +133,21 @@ export const rollbackScenarios: Array<Scenario<RunbooksConfig>> = [
     name: 'tag-mapped',
     summary:
       'An alarm not in the configuration but tagged runbooks:rollback-target rolls back payments-worker.',
+    arrange: tagMappedWorker,
+  },
+  {
+    name: 'cloudwatch-throttled',
+    summary:
+      'CloudWatch throttles the tag lookup of a tag-mapped alarm once: Prepare is retried and the rollback goes ahead.',
     async arrange(rehearsal) {
-      rehearsal.cluster().addDeployment({
-        namespace: 'payments',
-        name: 'payments-worker',
-        revisions: [
-          { image: 'registry.example.com/payments-worker:2.0.0' },
-          { image: 'registry.example.com/payments-worker:2.1.0' },
-        ],
+      const plan = await tagMappedWorker(rehearsal);
+      rehearsal.account.injectFault({
+        service: 'cloudwatch',
+        operation: 'ListTagsForResource',
+        name: 'Throttling',
+        fault: 'client',
       });
-      rehearsal.cluster().setRollout('payments', 'payments-worker', { kind: 'completes-after', reads: 1 });
-      rehearsal.account.addAlarm({
-        name: 'rollback-payments-worker-latency',
-        tags: { [TARGET_TAG]: 'prod-eks/payments/payments-worker' },
-        transition: { to: 'OK', afterReads: 1 },
-      });
-      return one('rollback-payments-worker-latency');
+      return plan;
     },
   },
   {
