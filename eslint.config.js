@@ -24,6 +24,24 @@ export default tseslint.config(
     },
   },
   {
+    // Lambda code never imports CDK code: a bundle must not drag in aws-cdk-lib, and a handler must not
+    // depend on how it is deployed. The zod-only configuration schemas in lib/config are shared on purpose.
+    files: ['lambdas/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['aws-cdk-lib', 'aws-cdk-lib/*', 'constructs', 'cdk-nag', '**/lib/*', '!**/lib/config'],
+              message: 'Lambda code never imports CDK code (lib/config schemas excepted).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['lib/**/*.ts', 'bin/**/*.ts'],
     rules: {
       'no-restricted-properties': [
