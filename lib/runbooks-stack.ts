@@ -25,7 +25,8 @@ export class RunbooksStack extends Stack {
   public readonly slackNotifier: SlackNotifier;
   public readonly lockTable: WorkloadLockTable;
   public readonly eksAccess: EksRunbookAccess;
-  public readonly rollback: RollbackRunbook;
+  /** Deployed when the configuration has a `rollback` section. */
+  public readonly rollback?: RollbackRunbook;
 
   constructor(scope: Construct, id: string, props: RunbooksStackProps) {
     const { config, ...stackProps } = props;
@@ -44,11 +45,13 @@ export class RunbooksStack extends Stack {
     const shared = commons.resources;
 
     // Each runbook receives the shared resources and its own configuration section, nothing more.
-    this.rollback = new RollbackRunbook(this, 'RollbackRunbook', {
-      shared,
-      settings: config.rollback,
-      clusters: config.eksClusters,
-    });
+    if (config.rollback) {
+      this.rollback = new RollbackRunbook(this, 'RollbackRunbook', {
+        shared,
+        settings: config.rollback,
+        clusters: config.eksClusters,
+      });
+    }
 
     new CfnOutput(this, 'LifecycleEventBusName', {
       description: 'Custom EventBridge bus the runbooks publish their lifecycle to',
@@ -58,9 +61,11 @@ export class RunbooksStack extends Stack {
       description: 'SNS topic that pages on-call',
       value: this.onCall.topic.topicArn,
     });
-    new CfnOutput(this, 'RollbackStateMachineArn', {
-      description: 'State machine of the rollback runbook',
-      value: this.rollback.workflow.stateMachine.stateMachineArn,
-    });
+    if (this.rollback) {
+      new CfnOutput(this, 'RollbackStateMachineArn', {
+        description: 'State machine of the rollback runbook',
+        value: this.rollback.workflow.stateMachine.stateMachineArn,
+      });
+    }
   }
 }

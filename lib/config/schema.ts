@@ -3,18 +3,29 @@ import { checkRollbackSection, rollbackSectionSchema } from './rollback';
 import { checkSharedSections, sharedConfigSchema } from './shared';
 
 /**
- * The whole configuration: the shared sections (`shared.ts`) and one section per runbook, each with its
- * schema and cross-section checks in its own file. A new runbook adds its section here and nothing else.
+ * One optional section per runbook, each with its schema and cross-section checks in its own file: a runbook
+ * is deployed when its section is present. A new runbook adds its line here.
  */
-export const configSchema = z
-  .extend(sharedConfigSchema, {
-    rollback: rollbackSectionSchema,
-  })
-  .check(
-    z.superRefine((config, ctx) => {
-      checkSharedSections(config, ctx);
-      checkRollbackSection(config, ctx);
-    }),
-  );
+const runbookSections = {
+  /** Omitted: the rollback runbook is not deployed. */
+  rollback: z.optional(rollbackSectionSchema),
+};
+
+/** The whole configuration: the shared sections (`shared.ts`) and the runbooks' sections. */
+export const configSchema = z.extend(sharedConfigSchema, runbookSections).check(
+  z.superRefine((config, ctx) => {
+    checkSharedSections(config, ctx);
+    if (config.rollback) checkRollbackSection({ ...config, rollback: config.rollback }, ctx);
+    // With no runbook section there would be nothing to deploy but the shared resources.
+    const names = Object.keys(runbookSections) as Array<keyof typeof runbookSections>;
+    if (names.every((name) => config[name] === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: `no runbook is configured: add a runbook section (${names.join(', ')})`,
+      });
+    }
+  }),
+);
 
 export type RunbooksConfig = z.output<typeof configSchema>;

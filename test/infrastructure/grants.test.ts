@@ -25,7 +25,8 @@ describe('the runbooks permissions', () => {
   let roleIds: { kubernetes: string; notifier: string; alarmStatus: string; stateMachine: string };
   beforeAll(() => {
     synthesized = synth();
-    const { eksAccess, slackNotifier, rollback } = synthesized.stack;
+    const { rollback } = synthesized;
+    const { eksAccess, slackNotifier } = synthesized.stack;
     roleIds = {
       kubernetes: idOf(synthesized, eksAccess.role),
       notifier: idOf(synthesized, slackNotifier.role),
@@ -96,7 +97,7 @@ describe('the runbooks permissions', () => {
     });
 
     it('writes to the log group of each of its functions', () => {
-      const { rollback } = synthesized.stack;
+      const { rollback } = synthesized;
       for (const fn of [rollback.prepareFunction, rollback.undoFunction, rollback.rolloutStatusFunction]) {
         expectGrant(
           roleIds.kubernetes,
@@ -162,7 +163,8 @@ describe('the runbooks permissions', () => {
 
   describe('the state machine', () => {
     it('invokes its five functions, and their versions and aliases', () => {
-      const { rollback, slackNotifier } = synthesized.stack;
+      const { rollback } = synthesized;
+      const { slackNotifier } = synthesized.stack;
       const functions = [
         rollback.prepareFunction,
         rollback.undoFunction,
@@ -222,7 +224,7 @@ describe('the runbooks permissions', () => {
     });
 
     it('is started by EventBridge through a role that may only start it', () => {
-      const { rollback } = synthesized.stack;
+      const { rollback } = synthesized;
       const rule =
         synthesized.template.findResources('AWS::Events::Rule')[
           idOf(synthesized, present(rollback.workflow.rule, 'the alarm rule'))
@@ -250,7 +252,7 @@ describe('the runbooks permissions', () => {
     });
 
     it('publishes to that topic and needs no key', () => {
-      const smRole = idOf(existing, existing.stack.rollback.workflow.stateMachine.role);
+      const smRole = idOf(existing, existing.rollback.workflow.stateMachine.role);
       existing.template.hasResourceProperties('AWS::IAM::Policy', {
         Roles: [ref(smRole)],
         PolicyDocument: {

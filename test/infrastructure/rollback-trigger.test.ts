@@ -24,7 +24,7 @@ describe('the rollback runbook trigger', () => {
   });
 
   it('passes the whole event to the state machine, with a dead-letter queue, 4 retries and a 2-hour maximum age', () => {
-    const { rollback } = synthesized.stack;
+    const { rollback } = synthesized;
     synthesized.template.hasResourceProperties('AWS::Events::Rule', {
       Targets: [
         {
@@ -40,7 +40,7 @@ describe('the rollback runbook trigger', () => {
   });
 
   it('keeps undelivered events 14 days in an encrypted queue that refuses plain HTTP', () => {
-    const queueId = idOf(synthesized, synthesized.stack.rollback.workflow.deadLetterQueue);
+    const queueId = idOf(synthesized, synthesized.rollback.workflow.deadLetterQueue);
     synthesized.template.hasResourceProperties('AWS::SQS::Queue', {
       MessageRetentionPeriod: 14 * 24 * 3600,
       SqsManagedSseEnabled: true,
@@ -57,7 +57,7 @@ describe('the rollback runbook trigger', () => {
             Condition: {
               ArnEquals: {
                 'aws:SourceArn': arnOf(
-                  idOf(synthesized, present(synthesized.stack.rollback.workflow.rule, 'the alarm rule')),
+                  idOf(synthesized, present(synthesized.rollback.workflow.rule, 'the alarm rule')),
                 ),
               },
             },
@@ -68,7 +68,8 @@ describe('the rollback runbook trigger', () => {
   });
 
   it('pages on-call as soon as one event is in the dead-letter queue', () => {
-    const { rollback, onCall } = synthesized.stack;
+    const { rollback } = synthesized;
+    const { onCall } = synthesized.stack;
     synthesized.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/SQS',
       MetricName: 'ApproximateNumberOfMessagesVisible',

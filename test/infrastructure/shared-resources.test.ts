@@ -1,5 +1,8 @@
-import { Match } from 'aws-cdk-lib/assertions';
-import { beforeAll, describe, it } from 'vitest';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../lib/config/load';
+import { RunbooksStack } from '../../lib/runbooks-stack';
 import { arnOf, idOf, present, ref } from './helpers';
 import { exampleConfig, synth, type Synthesized } from './synth';
 
@@ -76,7 +79,8 @@ describe('the resources the runbooks share', () => {
   });
 
   it('are named in the stack outputs', () => {
-    const { eventBus, onCall, rollback } = synthesized.stack;
+    const { rollback } = synthesized;
+    const { eventBus, onCall } = synthesized.stack;
     synthesized.template.hasOutput('LifecycleEventBusName', { Value: ref(idOf(synthesized, eventBus.bus)) });
     synthesized.template.hasOutput('OnCallTopicArn', { Value: ref(idOf(synthesized, onCall.topic)) });
     synthesized.template.hasOutput('RollbackStateMachineArn', {
@@ -94,5 +98,19 @@ describe('the resources the runbooks share', () => {
     existing.template.allResourcesProperties('AWS::CloudWatch::Alarm', {
       AlarmActions: ['arn:aws:sns:eu-west-1:123456789012:pagerduty-platform'],
     });
+  });
+});
+
+describe('a stack whose configuration leaves a runbook out', () => {
+  it('deploys the shared resources and none of that runbook', () => {
+    const config = { ...parseConfig(exampleConfig(), 'example'), rollback: undefined };
+    const stack = new RunbooksStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'NoRollback', {
+      config,
+    });
+    const template = Template.fromStack(stack);
+    expect(stack.rollback).toBeUndefined();
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 0);
+    template.resourceCountIs('AWS::Events::EventBus', 1);
+    expect(Object.keys(template.toJSON().Outputs ?? {})).not.toContain('RollbackStateMachineArn');
   });
 });

@@ -29,7 +29,7 @@ describe('the rollback state machine', () => {
   });
 
   it('logs every event with execution data to its own log group, and traces with X-Ray', () => {
-    const logGroupId = idOf(synthesized, synthesized.stack.rollback.workflow.logGroup);
+    const logGroupId = idOf(synthesized, synthesized.rollback.workflow.logGroup);
     synthesized.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       LoggingConfiguration: {
         Level: 'ALL',
@@ -45,7 +45,8 @@ describe('the rollback state machine', () => {
   });
 
   it('substitutes the functions, the shared resources and the timings into the definition', () => {
-    const { rollback, slackNotifier, lockTable, eventBus, onCall } = synthesized.stack;
+    const { rollback } = synthesized;
+    const { slackNotifier, lockTable, eventBus, onCall } = synthesized.stack;
     synthesized.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       DefinitionSubstitutions: {
         PrepareFunctionArn: arnOf(idOf(synthesized, rollback.prepareFunction)),
@@ -94,7 +95,8 @@ describe('the rollback state machine', () => {
   });
 
   it('pages on-call on failed, timed-out and throttled executions', () => {
-    const { rollback, onCall } = synthesized.stack;
+    const { rollback } = synthesized;
+    const { onCall } = synthesized.stack;
     for (const metricName of ['ExecutionsFailed', 'ExecutionsTimedOut', 'ExecutionThrottled']) {
       synthesized.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: 'AWS/States',

@@ -4,6 +4,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parse } from 'yaml';
 import { parseConfig } from '../../lib/config/load';
+import type { RollbackRunbook } from '../../lib/rollback-runbook';
 import { RunbooksStack } from '../../lib/runbooks-stack';
 
 /** One unacknowledged cdk-nag finding. */
@@ -15,6 +16,8 @@ export interface NagFinding {
 
 export interface Synthesized {
   stack: RunbooksStack;
+  /** The rollback runbook (every configuration these tests synthesize has the section). */
+  rollback: RollbackRunbook;
   template: Template;
   /** cdk-nag AwsSolutions findings left after the constructs' acknowledgements. */
   findings: NagFinding[];
@@ -56,7 +59,8 @@ function synthesize(raw: unknown): Synthesized {
       path: resource.constructPath ?? resource.resourceLogicalId ?? '(unknown)',
     })),
   );
-  return { stack, template, findings };
+  if (!stack.rollback) throw new Error('the test configuration has no rollback section');
+  return { stack, rollback: stack.rollback, template, findings };
 }
 
 /** Every IAM policy statement of the template, with the logical id of the policy holding it. */

@@ -38,8 +38,8 @@ describe('the configuration', () => {
     const config = loadConfig(examplePath);
     expect(config.environment).toBe('prod');
     expect(config.eksClusters).toEqual([{ name: 'prod-eks', namespaces: ['checkout', 'payments'] }]);
-    expect(config.rollback.targets).toHaveLength(2);
-    expect(config.rollback.tagDiscoveryAlarmPrefixes).toEqual(['rollback-']);
+    expect(config.rollback?.targets).toHaveLength(2);
+    expect(config.rollback?.tagDiscoveryAlarmPrefixes).toEqual(['rollback-']);
     expect(config.onCall.existingTopicArn).toBeUndefined();
   });
 
@@ -77,6 +77,12 @@ describe('the configuration', () => {
     const raw = example();
     raw.account = '1234';
     expect(errorFor(raw)).toMatch(/account: must be a 12-digit AWS account id/);
+  });
+
+  it('refuses a configuration with no runbook section, since it would deploy nothing', () => {
+    const raw: Record<string, unknown> = example();
+    delete raw.rollback;
+    expect(errorFor(raw)).toMatch(/\(root\): no runbook is configured: add a runbook section \(rollback\)/);
   });
 
   it('names the file it could not read', () => {

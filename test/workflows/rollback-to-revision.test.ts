@@ -13,7 +13,7 @@ let rehearsal: Rehearsal<RunbooksConfig>;
 beforeAll(async () => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   const config = loadConfig(fileURLToPath(new URL('../../lib/config/example.yaml', import.meta.url)));
-  const checkout = config.rollback.targets.find((target) => target.alarmName === CHECKOUT.alarm);
+  const checkout = config.rollback?.targets.find((target) => target.alarmName === CHECKOUT.alarm);
   if (!checkout) throw new Error('the example configuration no longer maps the checkout alarm');
   checkout.toRevision = 1;
   rehearsal = await Rehearsal.start(rehearsedRunbook, config);

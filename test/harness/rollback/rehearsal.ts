@@ -14,6 +14,7 @@ export const rehearsedRunbook: RehearsedRunbook<RunbooksConfig> = {
   defaultConfig: () =>
     loadConfig(fileURLToPath(new URL('../../../lib/config/example.yaml', import.meta.url))),
   deployment(config) {
+    if (!config.rollback) throw new Error('The configuration has no rollback section to rehearse.');
     const runtime = rollbackRuntime({
       environment: config.environment,
       settings: config.rollback,
