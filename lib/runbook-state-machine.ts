@@ -92,15 +92,6 @@ export interface RunbookStateMachineProps {
   readonly statements?: readonly PolicyStatement[];
 }
 
-/** Substitutions the kit always provides. */
-const KIT_SUBSTITUTIONS = [
-  'EnvironmentName',
-  'EventBusName',
-  'OnCallTopicArn',
-  'LockTableName',
-  'NotifySlackFunctionArn',
-] as const;
-
 /**
  * A runbook's workflow with everything the kit promises around it:
  * - the ASL file with `definitionSubstitutions` (every `${…}` it uses must be provided: synth fails
@@ -138,19 +129,23 @@ export class RunbookStateMachine extends Construct {
     const functions: RunbookFunction[] = [...props.functions, shared.notifier];
 
     const text = readDefinition(props.definitionPath);
-    const substitutions: Record<string, string> = {
-      ...props.substitutions,
+    const kit: Record<string, string> = {
       EnvironmentName: shared.environment,
       EventBusName: shared.eventBus.eventBusName,
       OnCallTopicArn: shared.onCallTopic.topicArn,
       LockTableName: shared.lockTable.tableName,
-      ...Object.fromEntries(functions.map((fn) => [fn.definition.substitution, fn.functionArn])),
+      [shared.notifier.definition.substitution]: shared.notifier.functionArn,
+    };
+    const substitutions: Record<string, string> = {
+      ...props.substitutions,
+      ...kit,
+      ...Object.fromEntries(props.functions.map((fn) => [fn.definition.substitution, fn.functionArn])),
     };
     const used = substitutionsUsed(text);
     const missing = [...used].filter((key) => !(key in substitutions));
     if (missing.length > 0) {
       throw new Error(
-        `${props.definitionPath} uses ${missing.map((key) => `\${${key}}`).join(', ')}, which the ${runbook} runbook does not provide (kit: ${KIT_SUBSTITUTIONS.join(', ')}; functions: ${props.functions.map((fn) => fn.definition.substitution).join(', ') || 'none'}).`,
+        `${props.definitionPath} uses ${missing.map((key) => `\${${key}}`).join(', ')}, which the ${runbook} runbook does not provide (kit: ${Object.keys(kit).join(', ')}; functions: ${props.functions.map((fn) => fn.definition.substitution).join(', ') || 'none'}).`,
       );
     }
 

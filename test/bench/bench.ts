@@ -163,6 +163,17 @@ console.log(
 );
 console.log('|---|---:|---:|---:|---:|---:|');
 for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+// The cost of the deployed NODE_OPTIONS=--enable-source-maps: the same deployed bundles imported without it.
+console.log('\nCold import of the deployed bundles with and without the deployed --enable-source-maps');
+console.log('| function | ms with (deployed) | ms without |\n|---|---:|---:|');
+for (const fn of deployed) {
+  const withoutSourceMaps = Object.fromEntries(
+    Object.entries(fn.environment).filter(([key]) => key !== 'NODE_OPTIONS'),
+  );
+  console.log(
+    `| ${fn.service} | ${coldImportMs(fn.file, fn.environment).toFixed(0)} | ${coldImportMs(fn.file, withoutSourceMaps).toFixed(0)} |`,
+  );
+}
 console.log('\nKubernetes clients alone, bundled with the same esbuild settings');
 console.log('| client | KB | cold import ms |\n|---|---:|---:|');
 console.log(
