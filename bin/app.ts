@@ -1,4 +1,5 @@
 import { App, Tags, Validations } from 'aws-cdk-lib';
+import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ConfigError, loadConfig } from '../lib/config/load';
 import { RunbooksStack } from '../lib/runbooks-stack';
@@ -26,6 +27,7 @@ try {
   throw error;
 }
 
-// cdk-nag AwsSolutions runs at synth; an unacknowledged finding fails it.
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+// cdk-nag AwsSolutions and AWS's Control Tower proactive-control rules (cfn-guard) run at synth; an
+// unacknowledged finding of either fails it.
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new CfnGuardValidator());
 app.synth();

@@ -4,6 +4,7 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { restrictGrantsToAwsServices } from './kms-key-policy';
 
 export interface OnCallTopicProps {
   /** Short environment name, used in the topic's and key's names. */
@@ -55,6 +56,7 @@ export class OnCallTopic extends Construct {
         conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
       }),
     );
+    restrictGrantsToAwsServices(key);
     const topic = new Topic(this, 'Topic', {
       topicName: `platform-runbooks-${props.environment}-on-call`,
       displayName: `Platform runbooks on-call (${props.environment})`,

@@ -73,6 +73,7 @@ export class RollbackRunbook extends Construct {
     const role = shared.kubernetesRole;
     this.prepareFunction = new RunbookFunction(this, 'PrepareFunction', {
       definition: rollbackFunctions.prepare,
+      platform: shared,
       role,
       // ENVIRONMENT_NAME, ROLLBACK_TARGETS, TAG_DISCOVERY_PREFIXES, EKS_CLUSTERS, COOLDOWN_SECONDS and
       // LOCK_TTL_SECONDS (the state machine timeout: a lock outlives no execution).
@@ -80,11 +81,13 @@ export class RollbackRunbook extends Construct {
     });
     this.undoFunction = new RunbookFunction(this, 'UndoFunction', {
       definition: rollbackFunctions.undo,
+      platform: shared,
       role,
       environment: { LOCK_TABLE_NAME: shared.lockTable.tableName },
     });
     this.rolloutStatusFunction = new RunbookFunction(this, 'RolloutStatusFunction', {
       definition: rollbackFunctions.rolloutStatus,
+      platform: shared,
       role,
     });
 
@@ -102,6 +105,7 @@ export class RollbackRunbook extends Construct {
     });
     this.alarmStatusFunction = new RunbookFunction(this, 'AlarmStatusFunction', {
       definition: rollbackFunctions.alarmStatus,
+      platform: shared,
       role: this.alarmStatusRole,
     });
 

@@ -3,12 +3,17 @@ import type { SharedConfig } from './config/shared';
 import { EksRunbookAccess } from './eks-runbook-access';
 import { LifecycleEventBus } from './lifecycle-event-bus';
 import { OnCallTopic } from './on-call-topic';
+import { RunbookLogs } from './runbook-logs';
+import { RunbookNetwork } from './runbook-network';
 import type { RunbookSharedResources } from './runbook-shared-resources';
 import { SlackNotifier } from './slack-notifier';
 import { WorkloadLockTable } from './workload-lock-table';
 
 /** What every runbook shares, created once per stack. */
 export interface RunbookCommons {
+  readonly logs: RunbookLogs;
+  /** The VPC placement; undefined without a `network` section. */
+  readonly network?: RunbookNetwork;
   readonly eventBus: LifecycleEventBus;
   readonly onCall: OnCallTopic;
   readonly slackNotifier: SlackNotifier;
@@ -19,13 +24,22 @@ export interface RunbookCommons {
 }
 
 /**
- * Creates the lifecycle bus, the on-call topic, the Slack notifier, the workload lock table and the
- * Kubernetes access directly in `scope` (the stack), from the shared sections of the configuration. A
+ * Creates the log settings, the VPC placement, the lifecycle bus, the on-call topic, the Slack notifier, the
+ * workload lock table and the Kubernetes access directly in `scope` (the stack), from the shared sections of the configuration. A
  * function rather than a construct on purpose: their construct paths, so their logical ids, stay what they
  * were before the kit, and an update never replaces the retained lock table or the on-call key.
  */
 export function createRunbookCommons(scope: Construct, config: SharedConfig): RunbookCommons {
   const environment = config.environment;
+  const logs = new RunbookLogs(scope, 'Logs', { environment, settings: config.logs });
+  const network =
+    config.network &&
+    new RunbookNetwork(scope, 'Network', {
+      environment,
+      settings: config.network,
+      clusters: config.eksClusters,
+    });
+  const platform = { logs, ...(network && { network }) };
   const eventBus = new LifecycleEventBus(scope, 'LifecycleEventBus', { environment });
   const onCall = new OnCallTopic(scope, 'OnCall', {
     environment,
@@ -33,6 +47,7 @@ export function createRunbookCommons(scope: Construct, config: SharedConfig): Ru
     emails: config.onCall.emails,
   });
   const slackNotifier = new SlackNotifier(scope, 'SlackNotifier', {
+    platform,
     environment,
     webhookSecretName: config.slack.webhookSecretName,
     dashboardUrl: config.dashboardUrl,
@@ -40,12 +55,15 @@ export function createRunbookCommons(scope: Construct, config: SharedConfig): Ru
   const lockTable = new WorkloadLockTable(scope, 'WorkloadLocks');
   const eksAccess = new EksRunbookAccess(scope, 'EksAccess', { environment, clusters: config.eksClusters });
   return {
+    logs,
+    ...(network && { network }),
     eventBus,
     onCall,
     slackNotifier,
     lockTable,
     eksAccess,
     resources: {
+      ...platform,
       environment,
       eventBus: eventBus.bus,
       onCallTopic: onCall.topic,

@@ -1,13 +1,14 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import type { IRole } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { RunbookFunctionEntry } from '../lambdas/shared/function-table';
 import { lambdaBundling } from './lambda-bundling';
+import type { RunbookLogs } from './runbook-logs';
+import type { RunbookNetwork } from './runbook-network';
 
 /** The repository root: entries and the lock file are resolved from it, whatever the working directory. */
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -15,20 +16,34 @@ const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 /** A runbook Lambda's timeout unless its construct passes another (`RunbookFunctionProps.timeout`). */
 export const defaultFunctionTimeout = Duration.seconds(30);
 
+/** What every runbook Lambda takes from the stack: how its logs are kept and where it runs. */
+export interface RunbookFunctionPlatform {
+  /** Retention and key of its log group. */
+  readonly logs: RunbookLogs;
+  /**
+   * The VPC placement (`network` in the configuration).
+   * @default - the function runs outside any VPC
+   */
+  readonly network?: RunbookNetwork;
+}
+
 export interface RunbookFunctionProps {
   /**
    * The function's entry in its runbook's function table: the handler file, `POWERTOOLS_SERVICE_NAME`
-   * (names the function in every log line, metric and trace) and the description.
+   * (names the function in every log line, metric and trace), the description, and what it reaches (which
+   * decides whether it runs in the VPC, and which VPC endpoints it needs).
    */
   readonly definition: RunbookFunctionEntry;
+  /** The stack's log settings and network placement (a runbook passes its `shared` resources). */
+  readonly platform: RunbookFunctionPlatform;
   /**
    * The execution role. The function grants it write access to its own log group (and, through active
    * tracing, X-Ray), so the role needs no managed policy.
    */
   readonly role: IRole;
   /**
-   * Variables added to (or overriding) the defaults `POWERTOOLS_SERVICE_NAME`, `POWERTOOLS_LOG_LEVEL` and
-   * `NODE_OPTIONS`.
+   * Variables added to (or overriding) the defaults `POWERTOOLS_SERVICE_NAME`, `POWERTOOLS_LOG_LEVEL`,
+   * `NODE_OPTIONS` and `NETWORK_PLACEMENT`.
    * @default - the defaults only
    */
   readonly environment?: Record<string, string>;
@@ -36,15 +51,15 @@ export interface RunbookFunctionProps {
   readonly timeout?: Duration;
   /** @default 256 */
   readonly memorySize?: number;
-  /** @default RetentionDays.ONE_MONTH */
-  readonly logRetention?: RetentionDays;
 }
 
 /**
  * A runbook Lambda with the team's defaults in one place:
  * - runtime `nodejs22.x` (the Node version the handlers are tested on), `arm64`;
  * - X-Ray tracing `ACTIVE`;
- * - an explicit log group, retention one month by default, `RemovalPolicy.DESTROY`;
+ * - an explicit log group with the stack's retention and key (`RunbookLogs`), `RemovalPolicy.DESTROY`;
+ * - in the VPC when the configuration has a `network`, unless it needs the internet and the subnets have none
+ *   (`NETWORK_PLACEMENT=vpc|outside-vpc` tells the code which, for the checks that depend on it);
  * - timeout 30 s, memory 256 MB;
  * - `POWERTOOLS_SERVICE_NAME` from `serviceName`, `POWERTOOLS_LOG_LEVEL=INFO`,
  *   `NODE_OPTIONS=--enable-source-maps`;
@@ -58,11 +73,9 @@ export class RunbookFunction extends NodejsFunction {
   public readonly definition: RunbookFunctionEntry;
 
   constructor(scope: Construct, id: string, props: RunbookFunctionProps) {
-    const logGroup = new LogGroup(scope, `${id}LogGroup`, {
-      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
-      // Logs of a torn-down stack are noise; the runbooks' record of what they did is the event bus archive.
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
+    const { logs, network } = props.platform;
+    const logGroup = logs.createLogGroup(scope, `${id}LogGroup`);
+    const placement = network?.placementFor(props.definition.reaches, props.role);
     super(scope, id, {
       entry: join(projectRoot, props.definition.handler),
       projectRoot,
@@ -76,10 +89,16 @@ export class RunbookFunction extends NodejsFunction {
       timeout: props.timeout ?? defaultFunctionTimeout,
       memorySize: props.memorySize ?? 256,
       logGroup,
+      ...(placement && {
+        vpc: placement.vpc,
+        vpcSubnets: { subnets: placement.subnets },
+        securityGroups: placement.securityGroups,
+      }),
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: props.definition.serviceName,
         POWERTOOLS_LOG_LEVEL: 'INFO',
+        NETWORK_PLACEMENT: placement ? 'vpc' : 'outside-vpc',
         ...props.environment,
       },
       bundling: {
@@ -97,6 +116,17 @@ export class RunbookFunction extends NodejsFunction {
     });
     this.definition = props.definition;
     logGroup.grantWrite(props.role);
+    if (network && placement) {
+      // Lambda refuses a VPC configuration whose role cannot create the network interfaces yet.
+      this.node.defaultChild?.node.addDependency(network.networkInterfacePolicy);
+    } else {
+      Validations.of(this).acknowledge({
+        id: 'cdk-validator-cfnguard::lambda_inside_vpc_check',
+        reason: network
+          ? `It posts to the internet (Slack) and the configured subnets have none (network.internetAccess: false), so it runs outside the VPC; it reaches no private resource.`
+          : 'The configuration has no network section: every runbook Lambda runs outside a VPC and reaches AWS public endpoints and public EKS endpoints only. Set network to place them in a VPC and meet CT.LAMBDA.PR.3.',
+      });
+    }
 
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-L1',

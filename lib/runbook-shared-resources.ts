@@ -3,13 +3,13 @@ import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import type { IRole } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
-import type { RunbookFunction } from './runbook-function';
+import type { RunbookFunction, RunbookFunctionPlatform } from './runbook-function';
 
 /**
  * What every runbook construct receives from the stack besides its own configuration section: the pieces
  * all runbooks share, created once by `RunbooksStack`.
  */
-export interface RunbookSharedResources {
+export interface RunbookSharedResources extends RunbookFunctionPlatform {
   /** Short environment name: in resource names and every message. */
   readonly environment: string;
   /** Where runbooks publish their lifecycle (`RunbookStarted`, `RunbookSucceeded`…). */

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { type EventPattern, Rule } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
 import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { LogGroup } from 'aws-cdk-lib/aws-logs';
 import {
   Schedule,
   type ScheduleExpression,
@@ -13,7 +13,7 @@ import {
   TimeWindow,
 } from 'aws-cdk-lib/aws-scheduler';
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Queue, QueueEncryption, RedrivePermission } from 'aws-cdk-lib/aws-sqs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { nagResource } from './nag-resource';
@@ -149,12 +149,8 @@ export class RunbookStateMachine extends Construct {
       );
     }
 
-    this.logGroup = new LogGroup(this, 'Logs', {
-      // The /aws/vendedlogs/ prefix keeps CloudWatch Logs' resource policy small (Step Functions guide).
-      logGroupName: `/aws/vendedlogs/states/${name}`,
-      retention: RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
+    // The /aws/vendedlogs/ prefix keeps CloudWatch Logs' resource policy small (Step Functions guide).
+    this.logGroup = shared.logs.createLogGroup(this, 'Logs', `/aws/vendedlogs/states/${name}`);
     this.stateMachine = new StateMachine(this, 'Resource', {
       stateMachineName: name,
       stateMachineType: StateMachineType.STANDARD,
@@ -224,6 +220,8 @@ export class RunbookStateMachine extends Construct {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      // Declares it a dead-letter queue (CT.SQS.PR.1 asks every other queue for one of its own).
+      redriveAllowPolicy: { redrivePermission: RedrivePermission.ALLOW_ALL },
     });
     Validations.of(this.deadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',

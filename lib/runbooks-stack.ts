@@ -6,6 +6,8 @@ import type { LifecycleEventBus } from './lifecycle-event-bus';
 import type { OnCallTopic } from './on-call-topic';
 import { RollbackRunbook } from './rollback-runbook';
 import { createRunbookCommons } from './runbook-commons';
+import type { RunbookLogs } from './runbook-logs';
+import type { RunbookNetwork } from './runbook-network';
 import type { SlackNotifier } from './slack-notifier';
 import type { WorkloadLockTable } from './workload-lock-table';
 
@@ -15,11 +17,15 @@ export interface RunbooksStackProps extends StackProps {
 }
 
 /**
- * The runbooks and what they share: the lifecycle bus, the on-call topic, the Slack notifier, the workload
+ * The runbooks and what they share: the log settings, the VPC placement, the lifecycle bus, the on-call topic, the Slack notifier, the workload
  * lock table and the Kubernetes access. `env` defaults to the configuration's account and region (both
  * optional: without them the stack is environment-agnostic).
  */
 export class RunbooksStack extends Stack {
+  /** Retention and key of every log group. */
+  public readonly logs: RunbookLogs;
+  /** The VPC placement; undefined without a `network` section. */
+  public readonly network?: RunbookNetwork;
   public readonly eventBus: LifecycleEventBus;
   public readonly onCall: OnCallTopic;
   public readonly slackNotifier: SlackNotifier;
@@ -37,6 +43,8 @@ export class RunbooksStack extends Stack {
     });
 
     const commons = createRunbookCommons(this, config);
+    this.logs = commons.logs;
+    if (commons.network) this.network = commons.network;
     this.eventBus = commons.eventBus;
     this.onCall = commons.onCall;
     this.slackNotifier = commons.slackNotifier;
@@ -52,6 +60,9 @@ export class RunbooksStack extends Stack {
         clusters: config.eksClusters,
       });
     }
+
+    // Once every function exists: the endpoints follow what the VPC-placed ones reach.
+    commons.network?.createEndpoints();
 
     new CfnOutput(this, 'LifecycleEventBusName', {
       description: 'Custom EventBridge bus the runbooks publish their lifecycle to',

@@ -3,7 +3,7 @@ import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { notifySlackFunction } from '../lambdas/notify/functions';
-import { RunbookFunction } from './runbook-function';
+import { RunbookFunction, type RunbookFunctionPlatform } from './runbook-function';
 
 /**
  * The notifier's timeout: Slack's retries may take 4 attempts × 5 s + 8 s of backoff
@@ -13,6 +13,8 @@ import { RunbookFunction } from './runbook-function';
 export const notifierTimeout = Duration.seconds(40);
 
 export interface SlackNotifierProps {
+  /** The stack's log settings and network placement. */
+  readonly platform: RunbookFunctionPlatform;
   /** Short environment name, shown in every message (ENVIRONMENT_NAME). */
   readonly environment: string;
   /**
@@ -45,6 +47,7 @@ export class SlackNotifier extends Construct {
     });
     this.fn = new RunbookFunction(this, 'Function', {
       definition: notifySlackFunction,
+      platform: props.platform,
       role: this.role,
       timeout: notifierTimeout,
       environment: {

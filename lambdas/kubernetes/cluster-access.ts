@@ -9,6 +9,17 @@ export class ClusterUnavailable extends RunbookError {
   override name = 'ClusterUnavailable';
 }
 
+/**
+ * The cluster's API endpoint is one this Lambda cannot reach from where it runs (a private-only endpoint, or a
+ * public one restricted to source CIDRs, from outside a VPC): a configuration problem no retry fixes.
+ */
+export class ClusterEndpointUnreachable extends RunbookError {
+  override name = 'ClusterEndpointUnreachable';
+}
+
+/** Where the Lambda runs, as the stack placed it (`NETWORK_PLACEMENT`, lib/config/network.ts). */
+export type NetworkPlacement = 'vpc' | 'outside-vpc';
+
 export interface AwsCredentials {
   accessKeyId: string;
   secretAccessKey: string;
@@ -23,6 +34,8 @@ export interface ClusterAccessOptions {
   /** Production passes `() => eks.config.credentials()`. */
   credentials: () => Promise<AwsCredentials>;
   timeoutMs: number;
+  /** Outside a VPC only a public endpoint open to any address is reachable; inside one, anything may be. */
+  placement: NetworkPlacement;
   now?: () => Date;
 }
 
@@ -39,8 +52,41 @@ const describeClusterSchema = z.object({
     status: z.string(),
     endpoint: z.optional(z.string()),
     certificateAuthority: z.optional(z.object({ data: z.optional(z.string()) })),
+    // EKS always returns these; absent is read as unknown, and unknown is never refused.
+    resourcesVpcConfig: z.optional(
+      z.object({
+        endpointPublicAccess: z.optional(z.boolean()),
+        endpointPrivateAccess: z.optional(z.boolean()),
+        publicAccessCidrs: z.optional(z.array(z.string())),
+      }),
+    ),
   }),
 });
+
+type EndpointAccess = NonNullable<z.output<typeof describeClusterSchema>['cluster']['resourcesVpcConfig']>;
+
+const ANY_ADDRESS = '0.0.0.0/0';
+
+/**
+ * Refuses an endpoint this Lambda cannot reach, so the run stops with what to change instead of timing out
+ * against an address it has no route to. Inside a VPC nothing is refused: the private endpoint may be on, or
+ * the NAT gateway's address may be in the public endpoint's list, and DescribeCluster cannot tell which.
+ */
+function checkReachable(clusterName: string, placement: NetworkPlacement, access: EndpointAccess = {}): void {
+  if (placement === 'vpc') return;
+  const { endpointPublicAccess, publicAccessCidrs } = access;
+  if (endpointPublicAccess === false) {
+    throw new ClusterEndpointUnreachable(
+      `EKS cluster ${clusterName} has a private-only API endpoint, and this Lambda runs outside a VPC: set \`network\` in the configuration so the runbooks run in the cluster's VPC (docs/runbooks/rollback.md, Private clusters)`,
+    );
+  }
+  if (endpointPublicAccess === true && publicAccessCidrs && !publicAccessCidrs.includes(ANY_ADDRESS)) {
+    const allowed = publicAccessCidrs.length ? publicAccessCidrs.join(', ') : 'no address';
+    throw new ClusterEndpointUnreachable(
+      `EKS cluster ${clusterName} has its public API endpoint restricted to ${allowed}, and a Lambda outside a VPC has no fixed source address: set \`network\` in the configuration so the runbooks run in a VPC whose NAT gateway's address is in that list, or in the cluster's VPC with its private endpoint on (docs/runbooks/rollback.md, Private clusters)`,
+    );
+  }
+}
 
 /**
  * Kubernetes clients per EKS cluster for a warm Lambda: DescribeCluster once per cluster, and one token per
@@ -51,6 +97,7 @@ export function createClusterAccess({
   region,
   credentials,
   timeoutMs,
+  placement,
   now = () => new Date(),
 }: ClusterAccessOptions): ClusterAccess {
   const clients = new Map<string, Promise<KubernetesClient>>();
@@ -88,6 +135,8 @@ export function createClusterAccess({
       `DescribeCluster ${clusterName} answer`,
       ClusterUnavailable,
     );
+    // First: waiting for the cluster would not fix this, and nothing is signed or sent before it.
+    checkReachable(clusterName, placement, cluster.resourcesVpcConfig);
     if (!USABLE_STATUSES.has(cluster.status)) {
       throw new ClusterUnavailable(`EKS cluster ${clusterName} is ${cluster.status}, not ACTIVE`);
     }

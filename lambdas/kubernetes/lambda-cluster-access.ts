@@ -9,10 +9,16 @@ const milliseconds = z.pipe(
   z.transform(Number),
 );
 
+const placement = z.enum(['vpc', 'outside-vpc'], {
+  error: (issue) =>
+    `must be "vpc" or "outside-vpc", as the stack sets it; ${issue.input === undefined ? 'it is not set' : `got ${JSON.stringify(issue.input)}`}`,
+});
+
 /**
  * Cluster access for a runbook Lambda, created once at module scope: the function's own credentials (its role
  * has the EKS access entry), its region, and the per-call timeout (default 5 s, so a hung API server fails the
- * call well inside the Lambda timeout and the state machine's retry can take over).
+ * call well inside the Lambda timeout and the state machine's retry can take over), and where the stack placed
+ * the function (`NETWORK_PLACEMENT`), required so an endpoint it cannot reach is refused by name.
  */
 export function clusterAccessFromEnvironment(env: NodeJS.ProcessEnv = process.env): ClusterAccess {
   const eks = new EKSClient({});
@@ -26,5 +32,6 @@ export function clusterAccessFromEnvironment(env: NodeJS.ProcessEnv = process.en
       'KUBERNETES_TIMEOUT_MS',
       InvalidSetting,
     ),
+    placement: parseOrThrow(placement, env.NETWORK_PLACEMENT, 'NETWORK_PLACEMENT', InvalidSetting),
   });
 }

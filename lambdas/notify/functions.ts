@@ -6,4 +6,5 @@ export const notifySlackFunction = {
   serviceName: 'notify-slack',
   substitution: 'NotifySlackFunctionArn',
   description: 'Posts runbook milestones to Slack',
+  reaches: ['secretsmanager', 'internet'],
 } as const satisfies RunbookFunctionEntry;

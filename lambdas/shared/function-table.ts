@@ -1,4 +1,17 @@
 /**
+ * An AWS service a Lambda calls, by its VPC endpoint name (`com.amazonaws.<region>.<name>`): the stack
+ * creates those endpoints for the Lambdas it places in a VPC (`network.createEndpoints`).
+ */
+export type AwsServicePeer = 'eks' | 'monitoring' | 'dynamodb' | 'secretsmanager';
+
+/**
+ * What a Lambda reaches over the network: AWS services, a cluster's Kubernetes API server (public or private
+ * endpoint), or the internet (Slack). `test/conventions/function-peers.test.ts` checks the list against the
+ * clients its bundle contains.
+ */
+export type FunctionPeer = AwsServicePeer | 'kubernetes' | 'internet';
+
+/**
  * One Lambda of a runbook, written once: the runbook's construct deploys it from this entry, and the
  * rehearsal binds the same handler to the ASL state that the same substitution names, so the two cannot
  * disagree about which code runs where.
@@ -12,6 +25,8 @@ export interface RunbookFunctionEntry {
   readonly substitution: string;
   /** The function's description in the console. */
   readonly description: string;
+  /** Everything it calls over the network: where it may run, and which VPC endpoints it needs. */
+  readonly reaches: readonly FunctionPeer[];
 }
 
 /** A runbook's Lambdas by their role in it (`prepare`, `undo`…). */

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { clusterName, dnsLabel } from './fields';
+import { checkNetworkSection, logsSchema, networkSchema, securityGroupId } from './network';
 
 // The sections every runbook reads: where it runs, who hears about it, and which clusters it may touch.
 
@@ -7,6 +8,11 @@ export const eksClusterSchema = z.strictObject({
   name: clusterName,
   /** Namespaces the runbooks may act in: the EKS access entry is scoped to them. */
   namespaces: z.array(dnsLabel).check(z.minLength(1)),
+  /**
+   * The cluster security group (`eks-cluster-sg-…`), with `network`: the stack lets the runbooks' security
+   * groups reach the API server's private endpoint on 443. Omitted: add that ingress rule yourself.
+   */
+  securityGroupId: z.optional(securityGroupId),
 });
 
 export type EksCluster = z.output<typeof eksClusterSchema>;
@@ -46,17 +52,22 @@ export const sharedConfigShape = {
   /** Link shown in every message, e.g. the team's runbook dashboard. */
   dashboardUrl: z.optional(z.url({ protocol: /^https$/ })),
   eksClusters: z.array(eksClusterSchema).check(z.minLength(1)),
+  /** Run the Lambdas in a VPC (private EKS endpoints, Control Tower's CT.LAMBDA.PR.3). Omitted: outside any VPC. */
+  network: z.optional(networkSchema),
+  /** Retention and encryption of every log group; the defaults meet Control Tower's controls. */
+  logs: z._default(logsSchema, { retentionDays: 365 }),
 };
 
 /** The shared sections alone; `schema.ts` extends it with one section per runbook. */
 export const sharedConfigSchema = z.strictObject(sharedConfigShape);
 export type SharedConfig = z.output<typeof sharedConfigSchema>;
 
-/** Shared checks: no cluster listed twice. */
+/** Shared checks: no cluster listed twice, a cluster security group only with a network, the network's own. */
 export function checkSharedSections(
-  { eksClusters }: { eksClusters: EksCluster[] },
+  { eksClusters, network }: Pick<SharedConfig, 'eksClusters' | 'network'>,
   ctx: z.core.$RefinementCtx,
 ): void {
+  if (network) checkNetworkSection(network, ctx);
   const clusterNames = new Set<string>();
   eksClusters.forEach((cluster, index) => {
     if (clusterNames.has(cluster.name)) {
@@ -67,5 +78,12 @@ export function checkSharedSections(
       });
     }
     clusterNames.add(cluster.name);
+    if (cluster.securityGroupId !== undefined && network === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['eksClusters', index, 'securityGroupId'],
+        message: 'is used only with network: the Lambdas reach a private endpoint only from inside a VPC',
+      });
+    }
   });
 }

@@ -4,7 +4,14 @@ import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { mockClient } from 'aws-sdk-client-mock';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createClusterAccess, ClusterUnavailable } from '../../lambdas/kubernetes/cluster-access';
+import {
+  ClusterEndpointUnreachable,
+  createClusterAccess,
+  ClusterUnavailable,
+  type NetworkPlacement,
+} from '../../lambdas/kubernetes/cluster-access';
+import { clusterAccessFromEnvironment } from '../../lambdas/kubernetes/lambda-cluster-access';
+import { InvalidSetting } from '../../lambdas/shared/env';
 import { createKubernetesClient, type KubernetesClient } from '../../lambdas/kubernetes/client';
 import { clientForSimulatedApi } from '../harness/kubernetes-test-client';
 import {
@@ -418,6 +425,7 @@ describe('cluster access', () => {
       secretAccessKey: string;
       expiration?: Date;
     }> = async () => CREDENTIALS,
+    placement: NetworkPlacement = 'outside-vpc',
   ) {
     return createClusterAccess({
       eks: new EKSClient({ region: REGION }),
@@ -427,6 +435,7 @@ describe('cluster access', () => {
         return credentials();
       },
       timeoutMs: 2000,
+      placement,
       now: () => clock,
     });
   }
@@ -547,5 +556,162 @@ describe('cluster access', () => {
     const client = await clusters.clientFor('prod-eks');
     await expect(client.getDeployment('shop', 'web')).resolves.toMatchObject({ metadata: { name: 'web' } });
     expect(eksMock.commandCalls(DescribeClusterCommand)).toHaveLength(2);
+  });
+
+  describe('refuses an endpoint the Lambda cannot reach, before signing a token or sending a request', () => {
+    type VpcConfig = {
+      endpointPublicAccess?: boolean;
+      endpointPrivateAccess?: boolean;
+      publicAccessCidrs?: string[];
+    };
+    const PRIVATE_ONLY: VpcConfig = {
+      endpointPublicAccess: false,
+      endpointPrivateAccess: true,
+      publicAccessCidrs: ['0.0.0.0/0'],
+    };
+
+    function describeProd(resourcesVpcConfig: VpcConfig | undefined) {
+      eksMock.on(DescribeClusterCommand, { name: 'prod-eks' }).resolves({
+        cluster: {
+          name: 'prod-eks',
+          status: 'ACTIVE',
+          endpoint: prod.endpoint,
+          certificateAuthority: { data: prod.caData },
+          ...(resourcesVpcConfig === undefined ? {} : { resourcesVpcConfig }),
+        },
+      });
+    }
+
+    async function refusal(placement: NetworkPlacement): Promise<Error> {
+      const error = await failureOf(access(undefined, placement).clientFor('prod-eks'));
+      expect(error).toBeInstanceOf(ClusterEndpointUnreachable);
+      expect(error.name).toBe('ClusterEndpointUnreachable');
+      expect(credentialCalls).toBe(0);
+      expect(prod.requests).toHaveLength(0);
+      return error;
+    }
+
+    async function reaches(placement: NetworkPlacement): Promise<void> {
+      const client = await access(undefined, placement).clientFor('prod-eks');
+      await expect(client.getDeployment('shop', 'web')).resolves.toMatchObject({ metadata: { name: 'web' } });
+    }
+
+    it('a private-only endpoint, from outside a VPC: names the cluster and says to set network', async () => {
+      describeProd(PRIVATE_ONLY);
+      const error = await refusal('outside-vpc');
+      expect(error.message).toBe(
+        "EKS cluster prod-eks has a private-only API endpoint, and this Lambda runs outside a VPC: set `network` in the configuration so the runbooks run in the cluster's VPC (docs/runbooks/rollback.md, Private clusters)",
+      );
+    });
+
+    it('a public endpoint restricted to CIDRs, from outside a VPC: names them and says where to run instead', async () => {
+      describeProd({
+        endpointPublicAccess: true,
+        endpointPrivateAccess: false,
+        publicAccessCidrs: ['203.0.113.0/24', '198.51.100.7/32'],
+      });
+      const error = await refusal('outside-vpc');
+      expect(error.message).toBe(
+        "EKS cluster prod-eks has its public API endpoint restricted to 203.0.113.0/24, 198.51.100.7/32, and a Lambda outside a VPC has no fixed source address: set `network` in the configuration so the runbooks run in a VPC whose NAT gateway's address is in that list, or in the cluster's VPC with its private endpoint on (docs/runbooks/rollback.md, Private clusters)",
+      );
+    });
+
+    it('a restricted public endpoint from outside a VPC, even with the private endpoint on too', async () => {
+      describeProd({
+        endpointPublicAccess: true,
+        endpointPrivateAccess: true,
+        publicAccessCidrs: ['203.0.113.0/24'],
+      });
+      const error = await refusal('outside-vpc');
+      expect(error.message).toMatch(/restricted to 203\.0\.113\.0\/24, /);
+    });
+
+    it('reaches a public endpoint open to any address from outside a VPC', async () => {
+      describeProd({
+        endpointPublicAccess: true,
+        endpointPrivateAccess: false,
+        publicAccessCidrs: ['203.0.113.0/24', '0.0.0.0/0'],
+      });
+      await reaches('outside-vpc');
+    });
+
+    it.each<[string, VpcConfig]>([
+      ['a private-only endpoint', PRIVATE_ONLY],
+      [
+        'a restricted public endpoint without the private one (the NAT address may be listed)',
+        { endpointPublicAccess: true, endpointPrivateAccess: false, publicAccessCidrs: ['203.0.113.0/24'] },
+      ],
+    ])('refuses nothing from inside a VPC: %s', async (_, resourcesVpcConfig) => {
+      describeProd(resourcesVpcConfig);
+      await reaches('vpc');
+    });
+
+    it.each<[string, VpcConfig | undefined]>([
+      ['no resourcesVpcConfig', undefined],
+      ['no endpointPublicAccess', { endpointPrivateAccess: true, publicAccessCidrs: ['203.0.113.0/24'] }],
+      ['no publicAccessCidrs', { endpointPublicAccess: true, endpointPrivateAccess: false }],
+    ])('takes what DescribeCluster leaves out as unknown, and refuses nothing: %s', async (_, config) => {
+      describeProd(config);
+      await reaches('outside-vpc');
+    });
+
+    it('does not cache a refusal: the next call describes the cluster again', async () => {
+      describeProd(PRIVATE_ONLY);
+      const clusters = access();
+      await expect(clusters.clientFor('prod-eks')).rejects.toBeInstanceOf(ClusterEndpointUnreachable);
+      describeProd({
+        endpointPublicAccess: true,
+        endpointPrivateAccess: true,
+        publicAccessCidrs: ['0.0.0.0/0'],
+      });
+      const client = await clusters.clientFor('prod-eks');
+      await expect(client.getDeployment('shop', 'web')).resolves.toMatchObject({ metadata: { name: 'web' } });
+      expect(eksMock.commandCalls(DescribeClusterCommand)).toHaveLength(2);
+    });
+  });
+
+  describe('from the Lambda environment', () => {
+    const env = (placement?: string) => ({
+      AWS_REGION: REGION,
+      ...(placement === undefined ? {} : { NETWORK_PLACEMENT: placement }),
+    });
+
+    it.each([
+      [undefined, 'it is not set'],
+      ['', 'got ""'],
+      ['private', 'got "private"'],
+    ])(
+      'refuses NETWORK_PLACEMENT %j with InvalidSetting naming the variable and its values',
+      (value, got) => {
+        const error = (() => {
+          try {
+            clusterAccessFromEnvironment(env(value));
+          } catch (thrown) {
+            return thrown as Error;
+          }
+          throw new Error('expected clusterAccessFromEnvironment to throw');
+        })();
+        expect(error).toBeInstanceOf(InvalidSetting);
+        expect(error.message).toBe(
+          `NETWORK_PLACEMENT is malformed: (root): must be "vpc" or "outside-vpc", as the stack sets it; ${got}`,
+        );
+      },
+    );
+
+    it('passes the placement on: outside-vpc refuses a private-only endpoint, vpc reaches it', async () => {
+      eksMock.on(DescribeClusterCommand, { name: 'prod-eks' }).resolves({
+        cluster: {
+          name: 'prod-eks',
+          status: 'ACTIVE',
+          endpoint: prod.endpoint,
+          certificateAuthority: { data: prod.caData },
+          resourcesVpcConfig: { endpointPublicAccess: false, endpointPrivateAccess: true },
+        },
+      });
+      await expect(
+        clusterAccessFromEnvironment(env('outside-vpc')).clientFor('prod-eks'),
+      ).rejects.toBeInstanceOf(ClusterEndpointUnreachable);
+      await expect(clusterAccessFromEnvironment(env('vpc')).clientFor('prod-eks')).resolves.toBeDefined();
+    });
   });
 });

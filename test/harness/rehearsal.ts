@@ -47,6 +47,11 @@ export interface ScenarioPlan {
 export interface Scenario<C extends RehearsalConfig = RehearsalConfig> {
   name: string;
   summary: string;
+  /**
+   * The configuration it needs, derived from the runbook's default (a `network` section, say); omitted: any.
+   * The handlers read their settings once per process, as in Lambda, so the rehearsal must be started with it.
+   */
+  config?(base: C): C;
   arrange(rehearsal: Rehearsal<C>): Promise<ScenarioPlan>;
 }
 
@@ -195,6 +200,15 @@ export class Rehearsal<C extends RehearsalConfig = RehearsalConfig> {
   /** Arranges and runs one scenario on a reset rehearsal. */
   async runScenario(scenario: Scenario<C> | string): Promise<RehearsalResult[]> {
     const chosen = typeof scenario === 'string' ? this.scenario(scenario) : scenario;
+    // Run with another configuration, it would rehearse something else than its summary says.
+    if (
+      chosen.config &&
+      JSON.stringify(chosen.config(this.runbook.defaultConfig())) !== JSON.stringify(this.config)
+    ) {
+      throw new Error(
+        `Scenario "${chosen.name}" runs with its own configuration: start the rehearsal with Rehearsal.start(runbook, scenario.config(runbook.defaultConfig())).`,
+      );
+    }
     await this.reset();
     const plan = await chosen.arrange(this);
     if (plan.concurrent) return Promise.all(plan.events.map((event) => this.run(event, plan.options)));

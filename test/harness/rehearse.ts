@@ -45,9 +45,12 @@ if (values.list) {
 
 // The handlers' own log lines would bury the timeline; --verbose (or POWERTOOLS_LOG_LEVEL) brings them back.
 process.env.POWERTOOLS_LOG_LEVEL ??= values.verbose ? 'INFO' : 'ERROR';
-const rehearsal = await Rehearsal.start(rehearsedRunbook);
+const scenarioName = values.scenario ?? rehearsedRunbook.scenarios[0]?.name ?? '';
+// A scenario with its own configuration (a VPC, say) is rehearsed with it.
+const chosen = rehearsedRunbook.scenarios.find((candidate) => candidate.name === scenarioName);
+const rehearsal = await Rehearsal.start(rehearsedRunbook, chosen?.config?.(rehearsedRunbook.defaultConfig()));
 try {
-  const scenario = rehearsal.scenario(values.scenario ?? rehearsedRunbook.scenarios[0]?.name ?? '');
+  const scenario = rehearsal.scenario(scenarioName);
   console.log(`${name} · scenario ${scenario.name}\n${scenario.summary}\n`);
   const results = await rehearsal.runScenario(scenario);
   results.forEach((result, index) => print(result, results.length > 1 ? index + 1 : undefined));

@@ -58,6 +58,20 @@ export interface AwsFault {
   fault?: 'client' | 'server';
 }
 
+/** Who may reach a cluster's API endpoint: DescribeCluster's `resourcesVpcConfig` fields. */
+export interface EndpointAccess {
+  endpointPublicAccess: boolean;
+  endpointPrivateAccess: boolean;
+  publicAccessCidrs: string[];
+}
+
+/** What EKS creates a cluster with when none is asked for: a public endpoint open to any address. */
+export const DEFAULT_ENDPOINT_ACCESS: EndpointAccess = {
+  endpointPublicAccess: true,
+  endpointPrivateAccess: false,
+  publicAccessCidrs: ['0.0.0.0/0'],
+};
+
 /** Step Functions serialises an object Detail or Message to JSON before calling the service. */
 const asJson = (value: unknown): unknown =>
   typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
@@ -88,6 +102,8 @@ export class SimulatedAccount {
   readonly pages: Page[] = [];
   readonly calls: Array<{ at: number; service: string; operation: string }> = [];
   private faults: AwsFault[] = [];
+  /** A scenario's endpoint settings per cluster, over the default; cleared by `reset`. */
+  private endpointAccess = new Map<string, Partial<EndpointAccess>>();
   private mocks: Array<{ restore(): void }> = [];
 
   private constructor(
@@ -127,6 +143,17 @@ export class SimulatedAccount {
       tags: {},
       ...alarm,
     });
+  }
+
+  /**
+   * Changes who may reach a cluster's API endpoint, as `aws eks update-cluster-config --resources-vpc-config`
+   * would: `{ endpointPublicAccess: false, endpointPrivateAccess: true }` makes it private-only,
+   * `{ publicAccessCidrs: ['203.0.113.0/24'] }` restricts the public endpoint.
+   */
+  setEndpointAccess(clusterName: string, access: Partial<EndpointAccess>): void {
+    if (!this.clusters.has(clusterName))
+      throw new Error(`The simulated account has no cluster ${clusterName}`);
+    this.endpointAccess.set(clusterName, { ...this.endpointAccess.get(clusterName), ...access });
   }
 
   injectFault(fault: Omit<AwsFault, 'times'> & { times?: number }): void {
@@ -175,6 +202,7 @@ export class SimulatedAccount {
     this.pages.length = 0;
     this.calls.length = 0;
     this.faults = [];
+    this.endpointAccess.clear();
   }
 
   async close(): Promise<void> {
@@ -316,6 +344,10 @@ export class SimulatedAccount {
           status: cluster.status,
           endpoint: cluster.endpoint,
           certificateAuthority: { data: cluster.caData },
+          resourcesVpcConfig: {
+            ...DEFAULT_ENDPOINT_ACCESS,
+            ...this.endpointAccess.get(input.name ?? ''),
+          },
           accessConfig: { authenticationMode: 'API' },
         },
       };

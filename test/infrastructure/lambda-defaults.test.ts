@@ -4,7 +4,9 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { RunbookLogs } from '../../lib/runbook-logs';
 import { RunbookFunction } from '../../lib/runbook-function';
+import { idOf } from './helpers';
 import { synth, type Synthesized } from './synth';
 
 describe('every runbook Lambda', () => {
@@ -45,13 +47,14 @@ describe('every runbook Lambda', () => {
     });
   });
 
-  it('logs to its own log group, kept one month and deleted with the stack', () => {
+  it('logs to its own log group, kept a year, encrypted with the logs key and deleted with the stack', () => {
+    const logsKey = idOf(synthesized, synthesized.stack.logs.key);
     const logGroups = synthesized.template.findResources('AWS::Logs::LogGroup');
     const functions = Object.values(synthesized.template.findResources('AWS::Lambda::Function'));
     for (const fn of functions) {
       const logGroupId = (fn.Properties.LoggingConfig.LogGroup as { Ref: string }).Ref;
       expect(logGroups[logGroupId]).toMatchObject({
-        Properties: { RetentionInDays: 30 },
+        Properties: { RetentionInDays: 365, KmsKeyId: { 'Fn::GetAtt': [logsKey, 'Arn'] } },
         DeletionPolicy: 'Delete',
         UpdateReplacePolicy: 'Delete',
       });
@@ -116,6 +119,10 @@ describe('a RunbookFunction bundle', () => {
         serviceName: 'hello',
         substitution: 'HelloFunctionArn',
         description: 'Bundling test',
+        reaches: [],
+      },
+      platform: {
+        logs: new RunbookLogs(stack, 'Logs', { environment: 'test', settings: { retentionDays: 365 } }),
       },
       role,
     });

@@ -40,7 +40,8 @@ describe('the rollback state machine', () => {
     });
     synthesized.template.hasResourceProperties('AWS::Logs::LogGroup', {
       LogGroupName: '/aws/vendedlogs/states/platform-runbooks-prod-rollback',
-      RetentionInDays: 30,
+      RetentionInDays: 365,
+      KmsKeyId: { 'Fn::GetAtt': [idOf(synthesized, synthesized.stack.logs.key), 'Arn'] },
     });
   });
 

@@ -1,5 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { App } from 'aws-cdk-lib';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
+import { App, Validations } from 'aws-cdk-lib';
+import { FAIL_SYNTH_ON_VALIDATION_ERRORS_CONTEXT, VALIDATION_REPORT_FILE } from 'aws-cdk-lib/cx-api';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parse } from 'yaml';
@@ -24,10 +28,16 @@ export interface Synthesized {
 }
 
 const examplePath = new URL('../../lib/config/example.yaml', import.meta.url);
+const vpcExamplePath = new URL('../../lib/config/example-vpc.yaml', import.meta.url);
 
 /** The example configuration as raw YAML data, a fresh copy each time, for a test to vary. */
 export function exampleConfig(): Record<string, unknown> {
   return parse(readFileSync(examplePath, 'utf8')) as Record<string, unknown>;
+}
+
+/** The private-cluster example (`lib/config/example-vpc.yaml`), a fresh copy each time. */
+export function vpcExampleConfig(): Record<string, unknown> {
+  return parse(readFileSync(vpcExamplePath, 'utf8')) as Record<string, unknown>;
 }
 
 /** The example configuration's synthesis, shared by the files of one worker (vitest.config.ts: not isolated). */
@@ -61,6 +71,56 @@ function synthesize(raw: unknown): Synthesized {
   );
   if (!stack.rollback) throw new Error('the test configuration has no rollback section');
   return { stack, rollback: stack.rollback, template, findings };
+}
+
+interface ValidationReport {
+  pluginReports: {
+    pluginName: string;
+    violations: {
+      ruleName: string;
+      description: string;
+      severity?: string;
+      violatingConstructs: { constructPath?: string; cloudFormationResource?: { logicalId?: string } }[];
+    }[];
+  }[];
+}
+
+/**
+ * AWS's Control Tower proactive-control rules (cfn-guard), as `bin/app.ts` runs them: a real synth with the
+ * validator plugin, then the findings the report keeps after the constructs' acknowledgements. The rule is
+ * the control id (`CT.SQS.PR.1`) followed by the guard rule name.
+ */
+export function controlTowerFindings(build: (app: App) => void): NagFinding[] {
+  const outdir = mkdtempSync(join(tmpdir(), 'control-tower-'));
+  try {
+    const app = new App({
+      outdir,
+      context: { 'aws:cdk:bundling-stacks': [], [FAIL_SYNTH_ON_VALIDATION_ERRORS_CONTEXT]: false },
+    });
+    build(app);
+    Validations.of(app).addPlugins(new CfnGuardValidator());
+    app.synth();
+    const report = JSON.parse(readFileSync(join(outdir, VALIDATION_REPORT_FILE), 'utf8')) as ValidationReport;
+    return report.pluginReports.flatMap((plugin) =>
+      plugin.violations.flatMap((violation) =>
+        violation.violatingConstructs.map((construct) => ({
+          rule: `${/\[(CT\.[A-Z0-9.]+)\]/.exec(violation.description)?.[1] ?? '?'} ${violation.ruleName}`,
+          severity: violation.severity ?? 'error',
+          path: construct.constructPath ?? construct.cloudFormationResource?.logicalId ?? '(unknown)',
+        })),
+      ),
+    );
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+/** The runbooks stack for a raw configuration, checked with the Control Tower rules. */
+export function stackControlTowerFindings(raw: unknown): NagFinding[] {
+  const config = parseConfig(raw, 'test configuration');
+  return controlTowerFindings(
+    (app) => new RunbooksStack(app, `PlatformRunbooks-${config.environment}`, { config }),
+  );
 }
 
 /** Every IAM policy statement of the template, with the logical id of the policy holding it. */

@@ -92,6 +92,89 @@ describe('the configuration', () => {
   });
 });
 
+const vpcExamplePath = join(repoRoot, 'lib/config/example-vpc.yaml');
+/** The private-cluster example with its network section changed. */
+function withNetwork(network: Record<string, unknown>): RawConfig {
+  const raw = parse(readFileSync(vpcExamplePath, 'utf8')) as RawConfig;
+  return { ...raw, network: { ...(raw.network as Record<string, unknown>), ...network } };
+}
+
+describe('the network and logs sections', () => {
+  it('accepts the private-cluster example, with defaults filled in', () => {
+    const config = loadConfig(vpcExamplePath);
+    expect(config.network).toMatchObject({ internetAccess: true, createEndpoints: true });
+    expect(config.network?.subnets).toHaveLength(2);
+    expect(config.eksClusters[0]?.securityGroupId).toBe('sg-0c1a2b3c4d5e6f789');
+  });
+
+  it('keeps logs a year by default, as Control Tower asks', () => {
+    expect(loadConfig(examplePath).logs).toEqual({ retentionDays: 365 });
+  });
+
+  it('names a retention CloudWatch Logs does not offer', () => {
+    expect(errorFor({ ...example(), logs: { retentionDays: 45 } })).toMatch(
+      /logs\.retentionDays: must be one of CloudWatch Logs' retention periods: 1, 3, 5/,
+    );
+  });
+
+  it('names a malformed subnet id and where it is', () => {
+    const raw = withNetwork({ subnets: [{ id: 'subnet-XYZ', availabilityZone: 'eu-west-1a' }] });
+    expect(errorFor(raw)).toMatch(/network\.subnets\[0\]\.id: must be an id such as subnet-/);
+  });
+
+  it('names a subnet listed twice', () => {
+    const subnet = { id: 'subnet-0aaaaaaaaaaaaaaa1', availabilityZone: 'eu-west-1a' };
+    const raw = withNetwork({ subnets: [subnet, subnet], createEndpoints: false });
+    expect(errorFor(raw)).toMatch(
+      /network\.subnets\[1\]\.id: subnet subnet-0aaaaaaaaaaaaaaa1 is listed twice/,
+    );
+  });
+
+  it('needs a route table per subnet to create the DynamoDB gateway endpoint', () => {
+    const raw = withNetwork({
+      subnets: [{ id: 'subnet-0aaaaaaaaaaaaaaa1', availabilityZone: 'eu-west-1a' }],
+    });
+    expect(errorFor(raw)).toMatch(/network\.subnets\[0\]\.routeTableId: is required with createEndpoints/);
+  });
+
+  it('needs one subnet per availability zone to create interface endpoints', () => {
+    const raw = withNetwork({
+      subnets: [
+        {
+          id: 'subnet-0aaaaaaaaaaaaaaa1',
+          availabilityZone: 'eu-west-1a',
+          routeTableId: 'rtb-0aaaaaaaaaaaaaaa1',
+        },
+        {
+          id: 'subnet-0aaaaaaaaaaaaaaa2',
+          availabilityZone: 'eu-west-1a',
+          routeTableId: 'rtb-0aaaaaaaaaaaaaaa1',
+        },
+      ],
+    });
+    expect(errorFor(raw)).toMatch(
+      /network\.subnets\[1\]\.availabilityZone: eu-west-1a already has subnet subnet-0aaaaaaaaaaaaaaa1/,
+    );
+  });
+
+  it("needs the VPC's CIDR to bound egress without internet access", () => {
+    expect(errorFor(withNetwork({ internetAccess: false }))).toMatch(
+      /network\.vpcCidr: is required with internetAccess: false/,
+    );
+    expect(() =>
+      parseConfig(withNetwork({ internetAccess: false, vpcCidr: '10.20.0.0/16' }), 't'),
+    ).not.toThrow();
+  });
+
+  it('refuses a cluster security group without a network', () => {
+    const raw = example();
+    raw.eksClusters = [
+      { name: 'prod-eks', namespaces: ['checkout', 'payments'], securityGroupId: 'sg-0c1a2b3c4d5e6f789' },
+    ];
+    expect(errorFor(raw)).toMatch(/eksClusters\[0\]\.securityGroupId: is used only with network/);
+  });
+});
+
 describe('bin/app.ts with a bad configuration', () => {
   it('prints the field at fault and exits non-zero, without a stack trace', () => {
     const dir = mkdtempSync(join(tmpdir(), 'runbooks-config-'));

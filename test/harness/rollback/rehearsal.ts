@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { rollbackFunctions } from '../../../lambdas/rollback/functions';
 import { loadConfig } from '../../../lib/config/load';
+import { networkPlacement } from '../../../lib/config/network';
 import { rollbackRuntime } from '../../../lib/config/rollback';
 import type { RunbooksConfig } from '../../../lib/config/schema';
 import type { RehearsedRunbook } from '../rehearsal';
@@ -20,7 +21,15 @@ export const rehearsedRunbook: RehearsedRunbook<RunbooksConfig> = {
       settings: config.rollback,
       clusters: config.eksClusters,
     });
-    return { substitutions: runtime.substitutions, environment: runtime.prepareEnvironment };
+    return {
+      substitutions: runtime.substitutions,
+      environment: {
+        ...runtime.prepareEnvironment,
+        // As the stack places them: the rehearsal's handlers share one process.env, and the three Kubernetes
+        // functions (prepare, undo, rollout-status) reach no internet, so one placement holds for all three.
+        NETWORK_PLACEMENT: networkPlacement(config.network, rollbackFunctions.prepare.reaches),
+      },
+    };
   },
   scenarios: rollbackScenarios,
 };

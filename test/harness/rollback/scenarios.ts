@@ -1,5 +1,6 @@
 import { readPrepareSettings } from '../../../lambdas/rollback/settings';
 import { TARGET_TAG } from '../../../lambdas/rollback/target';
+import { parseConfig } from '../../../lib/config/load';
 import type { RunbooksConfig } from '../../../lib/config/schema';
 import { LOCK_TABLE, type Rehearsal, type Scenario, type ScenarioPlan } from '../rehearsal';
 import { ACCOUNT, REGION } from '../simulated-account';
@@ -68,6 +69,35 @@ async function healthyCheckout(rehearsal: RollbackRehearsal, recoversAfterReads:
     state: 'ALARM',
     ...(recoversAfterReads === null ? {} : { transition: { to: 'OK', afterReads: recoversAfterReads } }),
   });
+}
+
+/** Where the private-cluster scenario deploys the runbooks: the cluster's VPC, two private subnets with a NAT route. */
+export const PRIVATE_NETWORK = {
+  vpcId: 'vpc-0123456789abcdef0',
+  subnets: [
+    { id: 'subnet-0123456789abcdef0', availabilityZone: 'eu-west-1a', routeTableId: 'rtb-0123456789abcdef0' },
+    { id: 'subnet-0fedcba9876543210', availabilityZone: 'eu-west-1b', routeTableId: 'rtb-0fedcba9876543210' },
+  ],
+} as const;
+
+/** What `aws eks update-cluster-config --resources-vpc-config endpointPublicAccess=false,…` leaves. */
+const PRIVATE_ONLY = { endpointPublicAccess: false, endpointPrivateAccess: true };
+
+/** The address range a restricted public endpoint admits (TEST-NET-3, RFC 5737): no Lambda outside a VPC has it. */
+export const OFFICE_CIDR = '203.0.113.0/24';
+
+/** The example configuration with the runbooks in the cluster's VPC, validated as `cdk synth` would. */
+function inClusterVpc(base: RunbooksConfig): RunbooksConfig {
+  return parseConfig(
+    {
+      ...base,
+      network: PRIVATE_NETWORK,
+      eksClusters: base.eksClusters.map((cluster) =>
+        cluster.name === CHECKOUT.cluster ? { ...cluster, securityGroupId: 'sg-0a1b2c3d4e5f67890' } : cluster,
+      ),
+    },
+    'the private-cluster scenario',
+  );
 }
 
 const one = (alarm: string = CHECKOUT.alarm): ScenarioPlan => ({ events: [alarmEvent(alarm)] });
@@ -252,6 +282,36 @@ export const rollbackScenarios: Array<Scenario<RunbooksConfig>> = [
     async arrange(rehearsal) {
       await healthyCheckout(rehearsal);
       rehearsal.cluster().injectFault({ method: 'GET', delayMs: 3_000, times: 20 });
+      return one();
+    },
+  },
+  {
+    name: 'private-cluster',
+    summary:
+      'The cluster has a private-only endpoint and the runbooks run in its VPC (`network`): the rollback goes ahead.',
+    config: inClusterVpc,
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      rehearsal.account.setEndpointAccess(CHECKOUT.cluster, PRIVATE_ONLY);
+      return one();
+    },
+  },
+  {
+    name: 'private-cluster-outside-vpc',
+    summary:
+      'The cluster has a private-only endpoint but no `network` is configured: refused by name, pages, acts on nothing.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      rehearsal.account.setEndpointAccess(CHECKOUT.cluster, PRIVATE_ONLY);
+      return one();
+    },
+  },
+  {
+    name: 'restricted-public-endpoint',
+    summary: `The public endpoint admits only ${OFFICE_CIDR} and the Lambdas run outside a VPC: refused by name, pages, acts on nothing.`,
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      rehearsal.account.setEndpointAccess(CHECKOUT.cluster, { publicAccessCidrs: [OFFICE_CIDR] });
       return one();
     },
   },

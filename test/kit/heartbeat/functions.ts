@@ -7,5 +7,6 @@ export const heartbeatFunctions = {
     serviceName: 'heartbeat-check',
     substitution: 'CheckFunctionArn',
     description: 'Heartbeat (test-only runbook): answers that the kit works',
+    reaches: [],
   },
 } as const satisfies RunbookFunctionTable;

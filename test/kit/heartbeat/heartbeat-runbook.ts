@@ -30,6 +30,7 @@ export class HeartbeatRunbook extends Construct {
     });
     this.checkFunction = new RunbookFunction(this, 'CheckFunction', {
       definition: heartbeatFunctions.check,
+      platform: shared,
       role,
     });
     this.workflow = new RunbookStateMachine(this, 'Workflow', {

@@ -1,0 +1,162 @@
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
+import {
+  controlTowerFindings,
+  exampleConfig,
+  stackControlTowerFindings,
+  synth,
+  vpcExampleConfig,
+} from './synth';
+
+/** The VPC example with its `network` section changed. */
+const withNetwork = (network: Record<string, unknown>) => () => {
+  const raw = vpcExampleConfig();
+  return { ...raw, network: { ...(raw.network as Record<string, unknown>), ...network } };
+};
+
+const variants: [string, () => Record<string, unknown>][] = [
+  ['the example configuration', exampleConfig],
+  [
+    'an existing on-call topic and no e-mail',
+    () => ({
+      ...exampleConfig(),
+      onCall: { existingTopicArn: 'arn:aws:sns:eu-west-1:123456789012:pagerduty' },
+    }),
+  ],
+  [
+    'mapped alarms only, two clusters, an account and a region',
+    () => {
+      const raw = exampleConfig();
+      (raw.rollback as Record<string, unknown>).tagDiscoveryAlarmPrefixes = [];
+      raw.eksClusters = [
+        { name: 'prod-eks', namespaces: ['checkout', 'payments'] },
+        { name: 'prod-eks-2', namespaces: ['search'] },
+      ];
+      return { ...raw, account: '123456789012', region: 'eu-west-1' };
+    },
+  ],
+  [
+    'tag discovery only, with two prefixes',
+    () => {
+      const raw = exampleConfig();
+      Object.assign(raw.rollback as Record<string, unknown>, {
+        targets: [],
+        tagDiscoveryAlarmPrefixes: ['rollback-', 'team-a/rollback-'],
+      });
+      return raw;
+    },
+  ],
+  ['the private-cluster example (VPC, NAT, endpoints created)', vpcExampleConfig],
+  [
+    "a VPC without internet access, the stack's own security group and endpoints",
+    withNetwork({ internetAccess: false, vpcCidr: '10.20.0.0/16' }),
+  ],
+  [
+    "a VPC with the team's own security groups and no endpoints",
+    withNetwork({
+      securityGroupIds: ['sg-0aaaaaaaaaaaaaaa1', 'sg-0bbbbbbbbbbbbbbb2'],
+      createEndpoints: false,
+    }),
+  ],
+  [
+    'logs kept 30 days in an existing key',
+    () => ({
+      ...exampleConfig(),
+      logs: {
+        retentionDays: 30,
+        kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
+      },
+    }),
+  ],
+];
+
+/** Every acknowledgement in the stack: rule id and reason. */
+function acknowledgements(raw?: Record<string, unknown>): [string, string][] {
+  return synth(raw)
+    .stack.node.findAll()
+    .flatMap((construct) => construct.node.metadata)
+    .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+    .flatMap((entry) => Object.entries(entry.data as Record<string, string>));
+}
+
+describe("AWS's Control Tower proactive controls (cfn-guard)", () => {
+  it.each(variants)('finds nothing unacknowledged with %s', (_name, raw) => {
+    expect(stackControlTowerFindings(raw())).toEqual([]);
+  });
+
+  it('is live: a queue without a dead-letter queue or encryption is reported', () => {
+    const rules = controlTowerFindings((app) => new Queue(new Stack(app, 'Careless'), 'Queue')).map(
+      (finding) => finding.rule,
+    );
+    expect(rules).toEqual(
+      expect.arrayContaining(['CT.SQS.PR.1 sqs_dlq_check', 'CT.SQS.PR.2 sqs_queue_encrypted_check']),
+    );
+  });
+
+  it('is met, not acknowledged, for Lambda placement when the subnets reach the internet', () => {
+    const ids = acknowledgements(vpcExampleConfig()).map(([id]) => id);
+    expect(ids.some((id) => id.startsWith('cdk-validator-cfnguard::'))).toBe(false);
+  });
+
+  it('acknowledges Lambda placement outside a VPC only for the reason that applies', () => {
+    const outside = acknowledgements(exampleConfig()).filter(
+      ([id]) => id === 'cdk-validator-cfnguard::lambda_inside_vpc_check',
+    );
+    expect(outside).toHaveLength(5);
+    for (const [, reason] of outside) expect(reason).toMatch(/no network section/);
+
+    const noInternet = acknowledgements(
+      withNetwork({ internetAccess: false, vpcCidr: '10.20.0.0/16' })(),
+    ).filter(([id]) => id === 'cdk-validator-cfnguard::lambda_inside_vpc_check');
+    // Only the Slack notifier: it needs the internet, which the subnets lack.
+    expect(noInternet).toHaveLength(1);
+    expect(noInternet[0]?.[1]).toMatch(/internetAccess: false/);
+  });
+
+  it("acknowledges a retention below a year as the configuration's choice, on every log group", () => {
+    const raw = { ...exampleConfig(), logs: { retentionDays: 30 } };
+    const retention = acknowledgements(raw).filter(
+      ([id]) => id === 'cdk-validator-cfnguard::cloudwatch_log_group_retention_period_check',
+    );
+    expect(retention).toHaveLength(6);
+    for (const [, reason] of retention) expect(reason).toMatch(/retentionDays is 30/);
+    expect(acknowledgements(exampleConfig()).map(([id]) => id)).not.toContain(
+      'cdk-validator-cfnguard::cloudwatch_log_group_retention_period_check',
+    );
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it.each(variants)('finds nothing unacknowledged with %s', (_name, raw) => {
+    expect(synth(raw()).findings).toEqual([]);
+  });
+
+  it.each(variants)(
+    'acknowledges every finding with a reason a reviewer can check, with %s',
+    (_name, raw) => {
+      const found = acknowledgements(raw());
+      expect(found.length).toBeGreaterThan(0);
+      for (const [id, reason] of found) {
+        expect(id).toMatch(/^(Annotation::)?(AwsSolutions-|cdk-validator-cfnguard::)/);
+        expect(reason.length, id).toBeGreaterThan(60);
+      }
+    },
+  );
+
+  it('is live: an unacknowledged wildcard is reported', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Careless');
+    new Policy(stack, 'Careless', {
+      statements: [new PolicyStatement({ actions: ['s3:*'], resources: ['*'] })],
+    });
+    const rules = new AwsSolutionsChecks()
+      .validateScope(app)
+      .violations.map((violation) => violation.ruleName);
+    expect(rules).toEqual(
+      expect.arrayContaining(['AwsSolutions-IAM5[Action::s3:*]', 'AwsSolutions-IAM5[Resource::*]']),
+    );
+  });
+});
