@@ -72,6 +72,13 @@ export class RunbooksStack extends Stack {
       description: 'SNS topic that pages on-call',
       value: this.onCall.topic.topicArn,
     });
+    if (this.network?.functionSecurityGroup) {
+      new CfnOutput(this, 'FunctionSecurityGroupId', {
+        description:
+          "Security group of the runbooks' Lambdas: the source to admit on 443 at a cluster's endpoint",
+        value: this.network.functionSecurityGroup.securityGroupId,
+      });
+    }
     if (this.rollback) {
       new CfnOutput(this, 'RollbackStateMachineArn', {
         description: 'State machine of the rollback runbook',
