@@ -1,5 +1,5 @@
 import { Duration, Stack } from 'aws-cdk-lib';
-import { type Archive, EventBus } from 'aws-cdk-lib/aws-events';
+import { type Archive, type CfnArchive, EventBus } from 'aws-cdk-lib/aws-events';
 import { Construct } from 'constructs';
 
 export interface LifecycleEventBusProps {
@@ -15,7 +15,7 @@ export interface LifecycleEventBusProps {
 /**
  * The custom EventBridge bus the runbooks publish their lifecycle to (`RunbookStarted`, `RollbackPerformed`…),
  * so other tools (a GitOps bot reverting the commit after a rollback) can react. Everything published is
- * archived, so a consumer that was down can replay what it missed.
+ * archived (encrypted with an AWS owned key), so a consumer that was down can replay what it missed.
  */
 export class LifecycleEventBus extends Construct {
   /** The bus, named `platform-runbooks-<environment>`. */
@@ -35,5 +35,8 @@ export class LifecycleEventBus extends Construct {
       eventPattern: { account: [Stack.of(this).account] },
       retention: props.archiveRetention ?? Duration.days(30),
     });
+    // Without a key CDK still writes `KmsKeyIdentifier: ""`, which some regions refuse at deploy
+    // (aws-cdk issue 37847). Left out, the archive is encrypted with an AWS owned key, as the bus is.
+    (this.archive.node.defaultChild as CfnArchive).addPropertyDeletionOverride('KmsKeyIdentifier');
   }
 }

@@ -1,6 +1,6 @@
-import { Stack } from 'aws-cdk-lib';
+import { ArnFormat, Stack } from 'aws-cdk-lib';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Key } from 'aws-cdk-lib/aws-kms';
+import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
@@ -11,11 +11,17 @@ export interface OnCallTopicProps {
   readonly environment: string;
   /**
    * Page through this existing topic (PagerDuty, Opsgenie, Chatbot…) instead of creating one. The stack
-   * cannot see its encryption: if it uses a customer managed key, that key's policy must let the runbooks'
-   * state machines and CloudWatch alarms use it.
+   * cannot change its policies: that topic's policy must let CloudWatch alarms of this account publish.
    * @default - a topic is created
    */
   readonly existingTopicArn?: string;
+  /**
+   * The customer managed key encrypting `existingTopicArn`, if it has one: the state machines get
+   * `kms:GenerateDataKey`/`kms:Decrypt` on it. The stack cannot change its key policy, which must let the
+   * state machine roles and `cloudwatch.amazonaws.com` use it. Only with `existingTopicArn`.
+   * @default - the existing topic is unencrypted or uses the AWS managed key `alias/aws/sns`
+   */
+  readonly existingTopicKeyArn?: string;
   /**
    * E-mail addresses subscribed to the created topic (each confirms by mail). Ignored with `existingTopicArn`.
    * @default - no subscriptions
@@ -24,20 +30,31 @@ export interface OnCallTopicProps {
 }
 
 /**
- * The SNS topic that pages on-call. Created encrypted with a customer managed key (rotated) whose policy
- * lets CloudWatch alarms of this account publish, with SSL enforced; or an existing topic, imported.
+ * The SNS topic that pages on-call. Created encrypted with a customer managed key (rotated), with SSL
+ * enforced, and with a topic policy and key policy that let CloudWatch alarms of this account publish; or
+ * an existing topic, imported with its key.
  */
 export class OnCallTopic extends Construct {
   /** The topic to publish pages to. */
   public readonly topic: ITopic;
-  /** The key encrypting the created topic; undefined for an existing topic. Publishers need it too. */
-  public readonly key?: Key;
+  /**
+   * The key encrypting the topic: created, or `existingTopicKeyArn` imported. Publishers need it too.
+   * Undefined for an existing topic without a configured key.
+   */
+  public readonly key?: IKey;
 
   constructor(scope: Construct, id: string, props: OnCallTopicProps) {
     super(scope, id);
+    const stack = Stack.of(this);
     if (props.existingTopicArn !== undefined) {
       this.topic = Topic.fromTopicArn(this, 'Topic', props.existingTopicArn);
+      if (props.existingTopicKeyArn !== undefined) {
+        this.key = Key.fromKeyArn(this, 'Key', props.existingTopicKeyArn);
+      }
       return;
+    }
+    if (props.existingTopicKeyArn !== undefined) {
+      throw new Error('OnCallTopic: existingTopicKeyArn is only valid with existingTopicArn');
     }
 
     const key = new Key(this, 'Key', {
@@ -53,7 +70,7 @@ export class OnCallTopic extends Construct {
         principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
         resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
       }),
     );
     restrictGrantsToAwsServices(key);
@@ -63,6 +80,27 @@ export class OnCallTopic extends Construct {
       masterKey: key,
       enforceSSL: true,
     });
+    // A topic policy replaces SNS's default one, and enforceSSL's is a lone Deny: without this statement
+    // the stack's own alarms could not page. Only alarms of this account and region (confused deputy).
+    topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsOfThisAccountToPublish',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: {
+            'aws:SourceArn': stack.formatArn({
+              service: 'cloudwatch',
+              resource: 'alarm',
+              resourceName: '*',
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+        },
+      }),
+    );
     for (const email of props.emails ?? []) topic.addSubscription(new EmailSubscription(email));
     this.topic = topic;
     this.key = key;

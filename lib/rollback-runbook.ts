@@ -6,13 +6,14 @@ import { rollbackFunctions } from '../lambdas/rollback/functions';
 import type { RollbackSection } from './config/rollback';
 import { rollbackRuntime } from './config/rollback';
 import type { EksCluster } from './config/shared';
+import type { EksRunbookAccess } from './eks-runbook-access';
 import { nagResource } from './nag-resource';
 import { RunbookFunction } from './runbook-function';
 import type { RunbookSharedResources } from './runbook-shared-resources';
 import { RunbookStateMachine } from './runbook-state-machine';
 
 export interface RollbackRunbookProps {
-  /** The shared resources: the Kubernetes role, lock table, lifecycle bus, on-call topic and notifier. */
+  /** The shared resources: the Kubernetes access factory, lock table, lifecycle bus, on-call topic, notifier. */
   readonly shared: RunbookSharedResources;
   /** The `rollback` section of the configuration: mapped alarms, tag-discovery prefixes, timings. */
   readonly settings: RollbackSection;
@@ -30,7 +31,8 @@ export interface RollbackRunbookProps {
  * (alarm → ALARM, for mapped names and tag-discovery prefixes) starts the workflow, which prepares (maps the
  * alarm, takes the lock, honours the cooldown), undoes the rollout, waits for it, waits for the alarm to
  * recover and pages on-call otherwise. The workflow, its trigger and its alarms are the kit's
- * `RunbookStateMachine`; this construct adds the four Lambdas (`rollbackFunctions`) and their permissions.
+ * `RunbookStateMachine`; this construct adds the four Lambdas (`rollbackFunctions`), each with its own role
+ * and only the permissions it uses.
  */
 export class RollbackRunbook extends Construct {
   /** Maps the alarm to a workload, checks cooldown and lock. */
@@ -43,8 +45,16 @@ export class RollbackRunbook extends Construct {
   public readonly alarmStatusFunction: RunbookFunction;
   /** The alarm-status function's own role: it only reads alarms. */
   public readonly alarmStatusRole: Role;
-  /** The permissions the rollback Lambdas use, attached to the shared Kubernetes role. */
-  public readonly kubernetesRolePolicy: Policy;
+  /** Prepare's role, with a `view` access entry per cluster: it reads the Deployment to plan the undo. */
+  public readonly prepareAccess: EksRunbookAccess;
+  /** Undo's role, with an `edit` access entry per cluster: the only step that patches a Deployment. */
+  public readonly undoAccess: EksRunbookAccess;
+  /** Rollout status's role, with a `view` access entry per cluster. */
+  public readonly rolloutStatusAccess: EksRunbookAccess;
+  /** Prepare's AWS permissions: the lock, the target alarms and their tags, the lock holder's execution. */
+  public readonly preparePolicy: Policy;
+  /** Undo's AWS permissions: recording the rollback in the lock table. */
+  public readonly undoPolicy: Policy;
   /** The workflow with its trigger (the alarm rule), dead-letter queue and alarms. */
   public readonly workflow: RunbookStateMachine;
 
@@ -68,28 +78,110 @@ export class RollbackRunbook extends Construct {
       });
     const prefixArns = prefixes.map((prefix) => alarmArn(`${prefix}*`));
     const alarmArns = [...alarmNames.map(alarmArn), ...prefixArns];
+    const lockHolderExecutions = stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `platform-runbooks-${environment}-*:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
 
     // Lambdas ---------------------------------------------------------------------------------------------
-    const role = shared.kubernetesRole;
+    // Each Kubernetes step runs as its own role, with the least EKS access policy and AWS permissions it uses.
+    this.prepareAccess = shared.kubernetesAccess(this, 'PrepareAccess', {
+      accessLevel: 'view',
+      description: `Rollback prepare Lambda (${environment}): reads alarms, the lock and Deployments`,
+    });
+    this.undoAccess = shared.kubernetesAccess(this, 'UndoAccess', {
+      accessLevel: 'edit',
+      description: `Rollback undo Lambda (${environment}): patches Deployments, records the rollback`,
+    });
+    this.rolloutStatusAccess = shared.kubernetesAccess(this, 'RolloutStatusAccess', {
+      accessLevel: 'view',
+      description: `Rollback rollout-status Lambda (${environment}): reads Deployments`,
+    });
+
+    this.preparePolicy = new Policy(this, 'PreparePolicy', {
+      statements: [
+        new PolicyStatement({
+          sid: 'LockAndCooldown',
+          actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+          resources: [shared.lockTable.tableArn],
+        }),
+        new PolicyStatement({
+          sid: 'ReadRollbackTargetTags',
+          actions: ['cloudwatch:ListTagsForResource'],
+          resources: alarmArns,
+        }),
+        // The alarm's current state and configuration; "*" because DescribeAlarms returns composite alarms
+        // only to a permission on "*" (CloudWatch API reference).
+        new PolicyStatement({
+          sid: 'ReadAlarms',
+          actions: ['cloudwatch:DescribeAlarms'],
+          resources: ['*'],
+        }),
+        // Whether the execution holding a lock still runs (a stale lock is taken over). Any runbook of
+        // this environment may hold it, so the executions of every state machine named for it.
+        new PolicyStatement({
+          sid: 'ReadLockHolderExecutions',
+          actions: ['states:DescribeExecution'],
+          resources: [lockHolderExecutions],
+        }),
+      ],
+    });
+    this.preparePolicy.attachToRole(this.prepareAccess.role);
+    acknowledgePrefixes(this.preparePolicy, prefixArns, 'cloudwatch:ListTagsForResource');
+    Validations.of(this.preparePolicy).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagResource(this.preparePolicy, lockHolderExecutions)}]`,
+      reason: `states:DescribeExecution (read-only) on the executions of the state machines named platform-runbooks-${environment}-*: the lock holder may be any runbook of this environment, and execution names are generated per run.`,
+    });
+    Validations.of(this.preparePolicy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Only cloudwatch:DescribeAlarms (read-only) uses Resource "*": prepare reads the alarm that fired, metric or composite, and DescribeAlarms returns composite alarms only to a permission scoped to "*" (CloudWatch API reference).',
+    });
+    // recordRollback is the undo's only lock call: a conditional UpdateItem, no read.
+    this.undoPolicy = new Policy(this, 'UndoPolicy', {
+      statements: [
+        new PolicyStatement({
+          sid: 'RecordRollback',
+          actions: ['dynamodb:UpdateItem'],
+          resources: [shared.lockTable.tableArn],
+        }),
+      ],
+    });
+    this.undoPolicy.attachToRole(this.undoAccess.role);
+
     this.prepareFunction = new RunbookFunction(this, 'PrepareFunction', {
       definition: rollbackFunctions.prepare,
       platform: shared,
-      role,
+      role: this.prepareAccess.role,
       // ENVIRONMENT_NAME, ROLLBACK_TARGETS, TAG_DISCOVERY_PREFIXES, EKS_CLUSTERS, COOLDOWN_SECONDS and
       // LOCK_TTL_SECONDS (the state machine timeout: a lock outlives no execution).
-      environment: { ...runtime.prepareEnvironment, LOCK_TABLE_NAME: shared.lockTable.tableName },
+      // ACCOUNT_ID: prepare acts only on alarm events of this account (resolved at deploy).
+      environment: {
+        ...runtime.prepareEnvironment,
+        LOCK_TABLE_NAME: shared.lockTable.tableName,
+        ACCOUNT_ID: stack.account,
+      },
     });
     this.undoFunction = new RunbookFunction(this, 'UndoFunction', {
       definition: rollbackFunctions.undo,
       platform: shared,
-      role,
+      role: this.undoAccess.role,
       environment: { LOCK_TABLE_NAME: shared.lockTable.tableName },
     });
     this.rolloutStatusFunction = new RunbookFunction(this, 'RolloutStatusFunction', {
       definition: rollbackFunctions.rolloutStatus,
       platform: shared,
-      role,
+      role: this.rolloutStatusAccess.role,
     });
+    // The functions must not run before their permissions exist (CDK only orders them after the role's
+    // DefaultPolicy); the access entries wait for the functions, which prove the roles have propagated.
+    this.prepareFunction.node.defaultChild?.node.addDependency(this.preparePolicy);
+    this.undoFunction.node.defaultChild?.node.addDependency(this.undoPolicy);
+    this.prepareAccess.createEntriesAfter(this.prepareFunction);
+    this.undoAccess.createEntriesAfter(this.undoFunction);
+    this.rolloutStatusAccess.createEntriesAfter(this.rolloutStatusFunction);
 
     this.alarmStatusRole = new Role(this, 'AlarmStatusRole', {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
@@ -108,27 +200,6 @@ export class RollbackRunbook extends Construct {
       platform: shared,
       role: this.alarmStatusRole,
     });
-
-    this.kubernetesRolePolicy = new Policy(this, 'KubernetesRolePolicy', {
-      statements: [
-        new PolicyStatement({
-          sid: 'LockAndCooldown',
-          actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-          resources: [shared.lockTable.tableArn],
-        }),
-        new PolicyStatement({
-          sid: 'ReadRollbackTargetTags',
-          actions: ['cloudwatch:ListTagsForResource'],
-          resources: alarmArns,
-        }),
-      ],
-    });
-    this.kubernetesRolePolicy.attachToRole(role);
-    // The functions must not run before their permissions exist (CDK only orders them after the role's DefaultPolicy).
-    for (const fn of [this.prepareFunction, this.undoFunction, this.rolloutStatusFunction]) {
-      fn.node.defaultChild?.node.addDependency(this.kubernetesRolePolicy);
-    }
-    acknowledgePrefixes(this.kubernetesRolePolicy, prefixArns, 'cloudwatch:ListTagsForResource');
 
     // Workflow --------------------------------------------------------------------------------------------
     this.workflow = new RunbookStateMachine(this, 'Workflow', {

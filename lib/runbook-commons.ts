@@ -5,7 +5,7 @@ import { LifecycleEventBus } from './lifecycle-event-bus';
 import { OnCallTopic } from './on-call-topic';
 import { RunbookLogs } from './runbook-logs';
 import { RunbookNetwork } from './runbook-network';
-import type { RunbookSharedResources } from './runbook-shared-resources';
+import type { KubernetesStepAccessFactory, RunbookSharedResources } from './runbook-shared-resources';
 import { SlackNotifier } from './slack-notifier';
 import { WorkloadLockTable } from './workload-lock-table';
 
@@ -18,14 +18,14 @@ export interface RunbookCommons {
   readonly onCall: OnCallTopic;
   readonly slackNotifier: SlackNotifier;
   readonly lockTable: WorkloadLockTable;
-  readonly eksAccess: EksRunbookAccess;
   /** The typed handles a runbook construct takes as its `shared` prop. */
   readonly resources: RunbookSharedResources;
 }
 
 /**
- * Creates the log settings, the VPC placement, the lifecycle bus, the on-call topic, the Slack notifier, the
- * workload lock table and the Kubernetes access directly in `scope` (the stack), from the shared sections of the configuration. A
+ * Creates the log settings, the VPC placement, the lifecycle bus, the on-call topic, the Slack notifier and
+ * the workload lock table directly in `scope` (the stack), from the shared sections of the configuration,
+ * and the factory of the Kubernetes steps' roles, which each runbook calls in its own scope. A
  * function rather than a construct on purpose: their construct paths, so their logical ids, stay what they
  * were before the kit, and an update never replaces the retained lock table or the on-call key.
  */
@@ -44,6 +44,7 @@ export function createRunbookCommons(scope: Construct, config: SharedConfig): Ru
   const onCall = new OnCallTopic(scope, 'OnCall', {
     environment,
     existingTopicArn: config.onCall.existingTopicArn,
+    existingTopicKeyArn: config.onCall.existingTopicKeyArn,
     emails: config.onCall.emails,
   });
   const slackNotifier = new SlackNotifier(scope, 'SlackNotifier', {
@@ -53,7 +54,8 @@ export function createRunbookCommons(scope: Construct, config: SharedConfig): Ru
     dashboardUrl: config.dashboardUrl,
   });
   const lockTable = new WorkloadLockTable(scope, 'WorkloadLocks');
-  const eksAccess = new EksRunbookAccess(scope, 'EksAccess', { environment, clusters: config.eksClusters });
+  const kubernetesAccess: KubernetesStepAccessFactory = (stepScope, id, options) =>
+    new EksRunbookAccess(stepScope, id, { ...options, clusters: config.eksClusters });
   return {
     logs,
     ...(network && { network }),
@@ -61,7 +63,6 @@ export function createRunbookCommons(scope: Construct, config: SharedConfig): Ru
     onCall,
     slackNotifier,
     lockTable,
-    eksAccess,
     resources: {
       ...platform,
       environment,
@@ -70,7 +71,7 @@ export function createRunbookCommons(scope: Construct, config: SharedConfig): Ru
       onCallTopicKey: onCall.key,
       notifier: slackNotifier.fn,
       lockTable: lockTable.table,
-      kubernetesRole: eksAccess.role,
+      kubernetesAccess,
     },
   };
 }

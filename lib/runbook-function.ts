@@ -62,9 +62,11 @@ export interface RunbookFunctionProps {
  *   (`NETWORK_PLACEMENT=vpc|outside-vpc` tells the code which, for the checks that depend on it);
  * - timeout 30 s, memory 256 MB;
  * - `POWERTOOLS_SERVICE_NAME` from `serviceName`, `POWERTOOLS_LOG_LEVEL=INFO`,
- *   `NODE_OPTIONS=--enable-source-maps`;
+ *   `NODE_OPTIONS=--enable-source-maps` (stack traces name the TypeScript line; its cold-start cost is in
+ *   docs/development.md, Decisions);
  * - bundled with the local esbuild (never Docker) with the settings of `lambda-bundling.ts`: minified, ESM
- *   (`index.mjs`, with a `require` shim for CommonJS dependencies), source maps, the ESM builds of
+ *   (`index.mjs`, with a `require` shim for CommonJS dependencies), source maps of mappings only
+ *   (`sourcesContent: false`: a third of the size, read at every cold start), the ESM builds of
  *   dependencies preferred (`module` before `main`), and the AWS SDK bundled at the version in
  *   package-lock.json rather than the runtime's copy.
  */
@@ -102,11 +104,12 @@ export class RunbookFunction extends NodejsFunction {
         ...props.environment,
       },
       bundling: {
-        // The shared esbuild settings (target node22, minify, source maps, the `require` banner, the AWS SDK
-        // bundled rather than the runtime's copy), so `npm run bench` measures what deploys.
+        // The shared esbuild settings (target node22, minify, source maps without sources, the `require`
+        // banner, the AWS SDK bundled rather than the runtime's copy), so `npm run bench` measures what deploys.
         target: lambdaBundling.target,
         minify: lambdaBundling.minify,
         sourceMap: lambdaBundling.sourceMap,
+        sourcesContent: lambdaBundling.sourcesContent,
         banner: lambdaBundling.banner,
         externalModules: [...lambdaBundling.externalModules],
         mainFields: [...lambdaBundling.mainFields],

@@ -1,9 +1,20 @@
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
-import type { IRole } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import type { EksRunbookAccess, EksStepAccessOptions } from './eks-runbook-access';
 import type { RunbookFunction, RunbookFunctionPlatform } from './runbook-function';
+
+/**
+ * Creates, in `scope`, the role of one runbook step that talks to Kubernetes, with an access entry at the
+ * step's level in every configured cluster (`eksClusters`), scoped to that cluster's namespaces.
+ */
+export type KubernetesStepAccessFactory = (
+  scope: Construct,
+  id: string,
+  options: EksStepAccessOptions,
+) => EksRunbookAccess;
 
 /**
  * What every runbook construct receives from the stack besides its own configuration section: the pieces
@@ -17,14 +28,18 @@ export interface RunbookSharedResources extends RunbookFunctionPlatform {
   /** Pages on-call when a runbook cannot finish, and receives the runbooks' own alarms. */
   readonly onCallTopic: ITopic;
   /**
-   * The key encrypting `onCallTopic`, when the stack created it: publishing needs it.
-   * @default - the topic is not encrypted with a key of this stack
+   * The key encrypting `onCallTopic`: created with it, or `onCall.existingTopicKeyArn`. Publishing needs it.
+   * @default - the topic is not encrypted with a customer managed key
    */
   readonly onCallTopicKey?: IKey;
   /** The Slack notifier every workflow calls at its milestones (`${NotifySlackFunctionArn}`). */
   readonly notifier: RunbookFunction;
   /** The workload lock: one item per workload, shared by the runbooks that act on Deployments. */
   readonly lockTable: ITable;
-  /** The role with an EKS access entry in each configured cluster, for the Lambdas that talk to Kubernetes. */
-  readonly kubernetesRole: IRole;
+  /**
+   * Gives a Kubernetes step its own role and access entries (`EksRunbookAccess`): one per step, with the
+   * least access level it needs. The runbook attaches the step's AWS permissions and calls
+   * `createEntriesAfter` with the step's function.
+   */
+  readonly kubernetesAccess: KubernetesStepAccessFactory;
 }

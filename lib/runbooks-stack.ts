@@ -1,7 +1,6 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { RunbooksConfig } from './config/schema';
-import type { EksRunbookAccess } from './eks-runbook-access';
 import type { LifecycleEventBus } from './lifecycle-event-bus';
 import type { OnCallTopic } from './on-call-topic';
 import { RollbackRunbook } from './rollback-runbook';
@@ -17,9 +16,10 @@ export interface RunbooksStackProps extends StackProps {
 }
 
 /**
- * The runbooks and what they share: the log settings, the VPC placement, the lifecycle bus, the on-call topic, the Slack notifier, the workload
- * lock table and the Kubernetes access. `env` defaults to the configuration's account and region (both
- * optional: without them the stack is environment-agnostic).
+ * The runbooks and what they share: the log settings, the VPC placement, the lifecycle bus, the on-call
+ * topic, the Slack notifier and the workload lock table; each runbook creates its Kubernetes steps' roles
+ * and access entries through the shared factory. `env` defaults to the configuration's account and region
+ * (both optional: without them the stack is environment-agnostic).
  */
 export class RunbooksStack extends Stack {
   /** Retention and key of every log group. */
@@ -30,7 +30,6 @@ export class RunbooksStack extends Stack {
   public readonly onCall: OnCallTopic;
   public readonly slackNotifier: SlackNotifier;
   public readonly lockTable: WorkloadLockTable;
-  public readonly eksAccess: EksRunbookAccess;
   /** Deployed when the configuration has a `rollback` section. */
   public readonly rollback?: RollbackRunbook;
 
@@ -49,7 +48,6 @@ export class RunbooksStack extends Stack {
     this.onCall = commons.onCall;
     this.slackNotifier = commons.slackNotifier;
     this.lockTable = commons.lockTable;
-    this.eksAccess = commons.eksAccess;
     const shared = commons.resources;
 
     // Each runbook receives the shared resources and its own configuration section, nothing more.

@@ -43,7 +43,12 @@ async function send<T>(operation: string, call: () => Promise<T>): Promise<T> {
     return await call();
   } catch (error) {
     const name = (error as Error).name;
-    if (THROTTLING.has(name) || (error as { $fault?: string }).$fault === 'server') {
+    // TimeoutError: the request timeout of awsClientOptions ran out on every attempt.
+    if (
+      THROTTLING.has(name) ||
+      name === 'TimeoutError' ||
+      (error as { $fault?: string }).$fault === 'server'
+    ) {
       throw new CloudWatchUnavailable(`${operation} failed: ${name}`, { cause: error });
     }
     throw error;
@@ -65,16 +70,45 @@ const describedAlarm = z.object({
   StateUpdatedTimestamp: z.optional(sdkDate),
   StateReason: z.optional(z.string()),
 });
+const seconds = z.int().check(z.positive());
+const describedMetricAlarm = z.extend(describedAlarm, {
+  Period: z.optional(seconds),
+  EvaluationPeriods: z.optional(seconds),
+  // Metric-math alarms carry their periods in the queries instead.
+  Metrics: z.optional(
+    z.array(
+      z.object({
+        Period: z.optional(seconds),
+        MetricStat: z.optional(z.object({ Period: z.optional(seconds) })),
+      }),
+    ),
+  ),
+});
 const describeAlarmsAnswer = z.object({
-  MetricAlarms: z._default(z.array(describedAlarm), []),
+  MetricAlarms: z._default(z.array(describedMetricAlarm), []),
   CompositeAlarms: z._default(z.array(describedAlarm), []),
 });
+
+/**
+ * How long a metric alarm looks back before it changes state (period × evaluation periods, the longest
+ * query period for metric math): it cannot return to OK sooner after a fix. Undefined for composites.
+ */
+function evaluationSeconds(alarm: z.output<typeof describedMetricAlarm>): number | undefined {
+  const periods = [
+    alarm.Period,
+    ...(alarm.Metrics ?? []).flatMap((query) => [query.Period, query.MetricStat?.Period]),
+  ].filter((period): period is number => period !== undefined);
+  if (periods.length === 0 || alarm.EvaluationPeriods === undefined) return undefined;
+  return Math.max(...periods) * alarm.EvaluationPeriods;
+}
 
 export interface DescribedAlarm {
   name: string;
   state: z.output<typeof alarmState>;
   updatedAt?: Date;
   reason?: string;
+  /** Metric alarms: the seconds of data it evaluates (period × evaluation periods). */
+  evaluationSeconds?: number;
 }
 
 /** One alarm by name, metric or composite; undefined when it does not exist. */
@@ -93,15 +127,16 @@ export async function describeAlarm(
     'The DescribeAlarms answer',
     CloudWatchInvalidResponse,
   );
-  const alarm = [...answer.MetricAlarms, ...answer.CompositeAlarms].find(
-    (found) => found.AlarmName === alarmName,
-  );
+  const metric = answer.MetricAlarms.find((found) => found.AlarmName === alarmName);
+  const alarm = metric ?? answer.CompositeAlarms.find((found) => found.AlarmName === alarmName);
   if (!alarm) return undefined;
+  const evaluation = metric && evaluationSeconds(metric);
   return {
     name: alarm.AlarmName,
     state: alarm.StateValue,
     ...(alarm.StateUpdatedTimestamp && { updatedAt: alarm.StateUpdatedTimestamp }),
     ...(alarm.StateReason !== undefined && { reason: alarm.StateReason }),
+    ...(evaluation !== undefined && { evaluationSeconds: evaluation }),
   };
 }
 

@@ -10,6 +10,8 @@ import {
   KubernetesInvalidResponse,
   KubernetesNotFound,
   KubernetesTimeout,
+  KubernetesTlsMismatch,
+  KubernetesUnauthorized,
   KubernetesUnavailable,
 } from './errors';
 import {
@@ -27,6 +29,13 @@ export interface KubernetesClientOptions {
   caData: string;
   /** Called per request, so a long-lived client never sends an expired token. */
   token: () => Promise<string>;
+  /**
+   * Called when the server answers 401 to `rejected`: forgets it wherever it is cached and signs a new token, with
+   * which the request is sent once more. Without it, a 401 is final.
+   */
+  renewToken?: (rejected: string) => Promise<string>;
+  /** The EKS cluster, named in error messages that say what to check; without it they name the endpoint. */
+  clusterName?: string;
   /** Whole request, from connect to the last byte of the answer. */
   timeoutMs: number;
 }
@@ -52,6 +61,29 @@ const UNAVAILABLE_CODES = new Set([
   'ECONNABORTED',
 ]);
 
+/**
+ * Node's codes for a server certificate that does not chain to the CA we trust (OpenSSL's X509_V_ERR names): the
+ * leaf signed by another CA, a chain ending in another root, a self-signed certificate, a bad signature.
+ */
+const UNTRUSTED_CERTIFICATE_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'INVALID_CA',
+]);
+/** Node's own check, after the chain verified: the certificate names neither the endpoint's host nor its IP. */
+const WRONG_HOST_CODE = 'ERR_TLS_CERT_ALTNAME_INVALID';
+
+/** A Status message is quoted in errors that reach Slack and SNS; a validation failure can run to kilobytes. */
+const MAX_STATUS_MESSAGE = 500;
+
 const statusSchema = z.object({ message: z.optional(z.string()), reason: z.optional(z.string()) });
 
 /** Resets of a reused keep-alive socket: the server had closed it while it sat idle in the pool. */
@@ -75,17 +107,23 @@ interface Answer {
   body: string;
 }
 
+/** A request as RBAC sees it: the verb, the resource and the namespace a 403 is about. */
+interface ApiRequest {
+  verb: 'get' | 'list' | 'patch';
+  resource: 'deployments' | 'replicasets';
+  namespace: string;
+  path: string;
+}
+
+/** Where a request went, for the messages of the errors that send someone to the cluster's settings. */
+type Target = Pick<KubernetesClientOptions, 'endpoint' | 'clusterName'>;
+
 export function createKubernetesClient(options: KubernetesClientOptions): KubernetesClient {
   const base = new URL(options.endpoint);
   const agent = agentFor(options.endpoint, options.caData);
 
-  function send(
-    method: string,
-    path: string,
-    token: string,
-    body?: string,
-    contentType?: string,
-  ): Promise<Answer> {
+  /** One request; a body is always a JSON Patch, the only write the client makes. */
+  function send(method: string, path: string, token: string, body?: string): Promise<Answer> {
     return new Promise((resolve, reject) => {
       const req = httpsRequest(
         new URL(path, base),
@@ -97,7 +135,10 @@ export function createKubernetesClient(options: KubernetesClientOptions): Kubern
             accept: 'application/json',
             ...(body === undefined
               ? {}
-              : { 'content-type': contentType, 'content-length': Buffer.byteLength(body).toString() }),
+              : {
+                  'content-type': 'application/json-patch+json',
+                  'content-length': Buffer.byteLength(body).toString(),
+                }),
           },
         },
         (res: IncomingMessage) => {
@@ -121,19 +162,18 @@ export function createKubernetesClient(options: KubernetesClientOptions): Kubern
       // Destroying the request may surface as an "aborted" reset on the response first: the timeout wins.
       function fail(error: Error) {
         clearTimeout(timer);
-        reject(timedOut ? timeout : networkError(method, path, error, req.reusedSocket));
+        reject(timedOut ? timeout : networkError(method, path, error, req.reusedSocket, options));
       }
       req.on('error', fail);
       req.end(body);
     });
   }
 
-  async function call(method: string, path: string, body?: string, contentType?: string): Promise<unknown> {
-    const token = await options.token();
-    let answer: Answer | undefined;
-    while (!answer) {
+  /** Sends until an answer arrives; a stale kept-alive socket is retried, and only for a GET. */
+  async function exchange(method: string, path: string, token: string, body?: string): Promise<Answer> {
+    for (;;) {
       try {
-        answer = await send(method, path, token, body, contentType);
+        return await send(method, path, token, body);
       } catch (error) {
         // A kept-alive socket the server closed while we were idle (or the Lambda was frozen) resets on reuse;
         // Node's docs advise retrying, which ends once the pool's stale sockets are used up. Only reads: a
@@ -141,7 +181,22 @@ export function createKubernetesClient(options: KubernetesClientOptions): Kubern
         if (!(error instanceof Error && staleResets.has(error) && method === 'GET')) throw error;
       }
     }
-    if (answer.status < 200 || answer.status > 299) throw statusError(method, path, answer);
+  }
+
+  async function call(request: ApiRequest, body?: string): Promise<unknown> {
+    const method = request.verb === 'patch' ? 'PATCH' : 'GET';
+    const { path } = request;
+    const token = await options.token();
+    let answer = await exchange(method, path, token, body);
+    let renewed = false;
+    // Authentication runs before the API server handles a request, so a 401 means nothing was applied: sending
+    // it again, even the PATCH, is safe (and the undo's patch tests the generation besides).
+    if (answer.status === 401 && options.renewToken) {
+      answer = await exchange(method, path, await options.renewToken(token), body);
+      renewed = true;
+    }
+    if (answer.status < 200 || answer.status > 299)
+      throw statusError(method, request, answer, renewed, options);
     let parsed: unknown;
     try {
       parsed = JSON.parse(answer.body);
@@ -161,7 +216,7 @@ export function createKubernetesClient(options: KubernetesClientOptions): Kubern
       const path = deploymentPath(namespace, name);
       return parseOrThrow(
         deploymentSchema,
-        await call('GET', path),
+        await call({ verb: 'get', resource: 'deployments', namespace, path }),
         `GET ${path} answer`,
         KubernetesInvalidResponse,
       );
@@ -176,7 +231,7 @@ export function createKubernetesClient(options: KubernetesClientOptions): Kubern
         const path = `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/replicasets?${query.toString()}`;
         const page = parseOrThrow(
           replicaSetListSchema,
-          await call('GET', path),
+          await call({ verb: 'list', resource: 'replicasets', namespace, path }),
           `GET ${path} answer`,
           KubernetesInvalidResponse,
         );
@@ -188,13 +243,22 @@ export function createKubernetesClient(options: KubernetesClientOptions): Kubern
 
     async patchDeployment(namespace, name, ops) {
       const path = deploymentPath(namespace, name);
-      const answer = await call('PATCH', path, JSON.stringify(ops), 'application/json-patch+json');
+      const answer = await call(
+        { verb: 'patch', resource: 'deployments', namespace, path },
+        JSON.stringify(ops),
+      );
       return parseOrThrow(deploymentSchema, answer, `PATCH ${path} answer`, KubernetesInvalidResponse);
     },
   };
 }
 
-function networkError(method: string, path: string, error: Error, reusedSocket: boolean): Error {
+function networkError(
+  method: string,
+  path: string,
+  error: Error,
+  reusedSocket: boolean,
+  target: Target,
+): Error {
   const code = (error as NodeJS.ErrnoException).code;
   if (code !== undefined && UNAVAILABLE_CODES.has(code)) {
     const mapped = new KubernetesUnavailable(`${method} ${path}: ${code} (${error.message})`, {
@@ -203,31 +267,78 @@ function networkError(method: string, path: string, error: Error, reusedSocket: 
     if (code === 'ECONNRESET' && reusedSocket) staleResets.add(mapped);
     return mapped;
   }
-  // TLS and DNS failures are configuration problems, not a server to wait for.
+  if (code !== undefined && (UNTRUSTED_CERTIFICATE_CODES.has(code) || code === WRONG_HOST_CODE)) {
+    const ca = `the CA DescribeCluster returned${target.clusterName ? ` for EKS cluster ${target.clusterName}` : ''}`;
+    const fault =
+      code === WRONG_HOST_CODE
+        ? `is signed by ${ca} but not issued for ${new URL(target.endpoint).hostname}`
+        : `is not signed by ${ca}`;
+    return new KubernetesTlsMismatch(
+      `${method} ${path}: the certificate of the API server at ${target.endpoint} ${fault} (${code}: ${error.message}). ` +
+        "A proxy that intercepts TLS is in the way, or the endpoint is not the cluster's. The handshake failed, so " +
+        'the request was not sent and changed nothing.',
+      { cause: error },
+    );
+  }
+  // Other TLS failures and DNS are configuration problems, not a server to wait for.
   return new Error(`${method} ${path}: ${error.message}`, { cause: error });
 }
 
-function statusError(method: string, path: string, answer: Answer): Error {
+function statusError(
+  method: string,
+  request: ApiRequest,
+  answer: Answer,
+  renewed: boolean,
+  target: Target,
+): Error {
   const { status } = answer;
   const message = statusMessage(answer);
-  const text = `${method} ${path}: ${status}${message ? ` ${message}` : ''}`;
+  const text = `${method} ${request.path}: ${status}${message ? ` ${message}` : ''}`;
+  const cluster = target.clusterName ?? '<cluster>';
+  const where = target.clusterName
+    ? `EKS cluster ${target.clusterName}`
+    : `the cluster at ${target.endpoint}`;
   if (status === 404) return new KubernetesNotFound(text);
   if (status === 409) return new KubernetesConflict(text);
   // A failed JSON Patch `test` op; json-patch wrote "Testing value", newer releases "testing value".
   if (status === 422 && /testing value/i.test(message)) return new KubernetesConflict(text);
-  if (status === 401 || status === 403) return new KubernetesForbidden(text);
+  if (status === 401) {
+    return new KubernetesUnauthorized(
+      `${text}${renewed ? ', again with a newly signed token' : ''}: ${where} does not authenticate this Lambda's ` +
+        `role. Its EKS access entry may be missing (aws eks list-access-entries --cluster-name ${cluster}), the ` +
+        "cluster's authentication mode may be CONFIG_MAP only, which ignores access entries (aws eks " +
+        `describe-cluster --name ${cluster} --query cluster.accessConfig), or the Lambda's clock may be skewed ` +
+        '(EKS accepts a token for 15 minutes from its signing time).',
+    );
+  }
+  if (status === 403) {
+    // EKS names the principal: `User "arn:aws:sts::…:assumed-role/<role>/<session>" cannot patch resource …`.
+    const user = /User "([^"]+)"/.exec(message)?.[1];
+    const { verb, resource, namespace } = request;
+    const policy =
+      verb === 'patch'
+        ? 'AmazonEKSEditPolicy (the undo patches the Deployment)'
+        : 'AmazonEKSViewPolicy to read (AmazonEKSEditPolicy, which the undo needs, includes it)';
+    return new KubernetesForbidden(
+      `${text}. The role${user ? ` (${user})` : ''} lacks an EKS access entry or access policy that allows ` +
+        `${verb} on ${resource} in namespace ${namespace} of ${where}: its access entry needs ${policy}, ` +
+        `associated with a namespace scope that includes ${namespace} (aws eks list-associated-access-policies ` +
+        `--cluster-name ${cluster} --principal-arn <role ARN>).`,
+    );
+  }
   // 429: API Priority and Fairness shedding load; like a 5xx, worth a retry later, not a failure of the request.
   if (status >= 500 || status === 429) return new KubernetesUnavailable(text);
   return new KubernetesApiError(text, status);
 }
 
-/** The Status object's message, if the body is one (a load balancer may answer HTML instead). */
+/** The Status object's message, if the body is one (a load balancer may answer HTML instead), bounded. */
 function statusMessage(answer: Answer): string {
+  let message = '';
   try {
     const status = z.safeParse(statusSchema, JSON.parse(answer.body));
-    if (status.success) return status.data.message ?? status.data.reason ?? '';
+    if (status.success) message = status.data.message ?? status.data.reason ?? '';
   } catch {
     // not JSON: the status code has to speak for itself
   }
-  return '';
+  return message.length > MAX_STATUS_MESSAGE ? `${message.slice(0, MAX_STATUS_MESSAGE - 1)}…` : message;
 }

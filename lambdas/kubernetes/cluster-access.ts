@@ -90,7 +90,8 @@ function checkReachable(clusterName: string, placement: NetworkPlacement, access
 
 /**
  * Kubernetes clients per EKS cluster for a warm Lambda: DescribeCluster once per cluster, and one token per
- * cluster reused until it expires, so a warm invocation signs and describes nothing.
+ * cluster reused until it expires or the cluster refuses it (a 401: the client then asks for a new one and sends
+ * the request once more), so a warm invocation signs and describes nothing.
  */
 export function createClusterAccess({
   eks,
@@ -103,11 +104,13 @@ export function createClusterAccess({
   const clients = new Map<string, Promise<KubernetesClient>>();
   const tokens = new Map<string, Promise<EksToken>>();
 
-  async function tokenFor(clusterName: string): Promise<string> {
+  /** The cluster's cached token while it lasts; `rejected` (refused with a 401) is dropped, not reused. */
+  async function tokenFor(clusterName: string, rejected?: string): Promise<string> {
     const cached = tokens.get(clusterName);
     if (cached) {
       const { token, expiresAt } = await cached;
-      if (now() < expiresAt) return token;
+      // One a concurrent 401 already renewed is not the rejected token: requests refused together sign once.
+      if (token !== rejected && now() < expiresAt) return token;
     }
     const fresh = signToken(clusterName);
     tokens.set(clusterName, fresh);
@@ -150,6 +153,8 @@ export function createClusterAccess({
       endpoint: cluster.endpoint,
       caData,
       token: () => tokenFor(clusterName),
+      renewToken: (rejected) => tokenFor(clusterName, rejected),
+      clusterName,
       timeoutMs,
     });
   }

@@ -12,9 +12,27 @@ export class KubernetesConflict extends RunbookError {
   override name = 'KubernetesConflict';
 }
 
-/** 401/403: the token was refused or the role lacks an access entry / policy for the namespace. */
+/** 401, and again with a newly signed token when the client can renew one: the cluster does not know the role. */
+export class KubernetesUnauthorized extends RunbookError {
+  override name = 'KubernetesUnauthorized';
+}
+
+/** 403: the role is authenticated but its access policy does not allow this verb on this resource there. */
 export class KubernetesForbidden extends RunbookError {
   override name = 'KubernetesForbidden';
+}
+
+/**
+ * The API server's certificate does not verify against the CA DescribeCluster returned (another CA, or another
+ * host): a proxy in the way or a wrong endpoint. The handshake failed, so nothing was sent.
+ */
+export class KubernetesTlsMismatch extends RunbookError {
+  override name = 'KubernetesTlsMismatch';
+}
+
+/** The region is in a partition whose STS endpoint the EKS token is not built for. */
+export class UnsupportedPartition extends RunbookError {
+  override name = 'UnsupportedPartition';
 }
 
 /** 5xx, or the connection was refused or reset: worth retrying later. */

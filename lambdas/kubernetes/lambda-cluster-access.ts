@@ -1,5 +1,6 @@
 import { EKSClient } from '@aws-sdk/client-eks';
 import * as z from 'zod/mini';
+import { awsClientOptions } from '../aws/client-options';
 import { parseOrThrow } from '../shared/errors';
 import { InvalidSetting, requiredEnv } from '../shared/env';
 import { createClusterAccess, type ClusterAccess } from './cluster-access';
@@ -15,13 +16,13 @@ const placement = z.enum(['vpc', 'outside-vpc'], {
 });
 
 /**
- * Cluster access for a runbook Lambda, created once at module scope: the function's own credentials (its role
- * has the EKS access entry), its region, and the per-call timeout (default 5 s, so a hung API server fails the
+ * Cluster access for a runbook Lambda, created once at module scope: an EKS client with the shared timeouts, the
+ * function's own credentials (its role has the EKS access entry), its region, and the per-call timeout (default 5 s, so a hung API server fails the
  * call well inside the Lambda timeout and the state machine's retry can take over), and where the stack placed
  * the function (`NETWORK_PLACEMENT`), required so an endpoint it cannot reach is refused by name.
  */
 export function clusterAccessFromEnvironment(env: NodeJS.ProcessEnv = process.env): ClusterAccess {
-  const eks = new EKSClient({});
+  const eks = new EKSClient(awsClientOptions());
   return createClusterAccess({
     eks,
     region: requiredEnv('AWS_REGION', env),

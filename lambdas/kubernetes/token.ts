@@ -1,5 +1,6 @@
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { UnsupportedPartition } from './errors';
 
 export interface EksTokenOptions {
   clusterName: string;
@@ -21,6 +22,30 @@ const TOKEN_LIFETIME_MS = 14 * 60_000;
 const PRESIGN_EXPIRES_IN_SECONDS = 60;
 
 /**
+ * The partitions whose STS host the token can name, with the region patterns and DNS suffixes of the SDK's
+ * partition data (@aws-sdk/core, util-endpoints partitions); aws-us-gov shares the aws suffix. The others
+ * (aws-iso*, aws-eusc) are refused rather than guessed at: a token for the wrong host is a bare 401.
+ */
+const PARTITIONS = [
+  { id: 'aws', regions: /^(us|eu|ap|sa|ca|me|af|il|mx)-\w+-\d+$/, dnsSuffix: 'amazonaws.com' },
+  { id: 'aws-cn', regions: /^cn-\w+-\d+$/, dnsSuffix: 'amazonaws.com.cn' },
+  { id: 'aws-us-gov', regions: /^us-gov-\w+-\d+$/, dnsSuffix: 'amazonaws.com' },
+] as const;
+
+/** The regional STS host the token is presigned for; EKS accepts only its own partition's. */
+export function stsHostname(region: string): string {
+  const partition = PARTITIONS.find(({ regions }) => regions.test(region));
+  if (!partition) {
+    throw new UnsupportedPartition(
+      `Region ${region} is not in a partition the EKS token supports (${PARTITIONS.map(({ id }) => id).join(', ')}): ` +
+        'the token is a presigned STS URL and this code does not know the STS host there, so nothing was sent to the ' +
+        'cluster. Add the partition to lambdas/kubernetes/token.ts once its STS host is known.',
+    );
+  }
+  return `sts.${region}.${partition.dnsSuffix}`;
+}
+
+/**
  * A bearer token for the EKS API server: a presigned STS GetCallerIdentity URL whose signature covers
  * `x-k8s-aws-id: <cluster>`, so it is valid for that cluster only (reference.md, "EKS access from a Lambda").
  */
@@ -30,7 +55,7 @@ export async function createEksToken({
   credentials,
   now = new Date(),
 }: EksTokenOptions): Promise<EksToken> {
-  const hostname = `sts.${region}.amazonaws.com`;
+  const hostname = stsHostname(region);
   const signer = new SignatureV4({ service: 'sts', region, credentials, sha256: Sha256 });
   const presigned = await signer.presign(
     {

@@ -18,7 +18,7 @@ export const MAX_URL = 1_000;
 /** Items of one list value (images, hosts…): only the differing ones are shown, a few at most. */
 export const MAX_LIST_ITEMS = 1_000;
 
-export const outcomeSchema = z.enum(['in-progress', 'succeeded', 'skipped', 'failed', 'rejected']);
+export const outcomeSchema = z.enum(['in-progress', 'succeeded', 'planned', 'skipped', 'failed', 'rejected']);
 export type Outcome = z.output<typeof outcomeSchema>;
 
 const text = z.string().check(z.minLength(1));

@@ -51,6 +51,8 @@ const LABEL_MAX = 100;
 const OUTCOMES: Record<Outcome, { emoji: string; words: string; reasonLabel: string }> = {
   'in-progress': { emoji: '🔄', words: 'in progress', reasonLabel: 'Reason' },
   succeeded: { emoji: '✅', words: 'succeeded', reasonLabel: 'Reason' },
+  // Shadow mode: what the runbook would have done, nothing done.
+  planned: { emoji: '🔍', words: 'planned (shadow mode, nothing changed)', reasonLabel: 'Shadow mode' },
   skipped: { emoji: '⏭️', words: 'skipped', reasonLabel: 'Skipped because' },
   failed: { emoji: '🚨', words: 'failed', reasonLabel: 'Error' },
   rejected: { emoji: '⛔', words: 'rejected', reasonLabel: 'Rejected because' },

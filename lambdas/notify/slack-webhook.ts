@@ -16,6 +16,15 @@ export class SlackUnavailable extends RunbookError {
   override name = 'SlackUnavailable';
 }
 
+/**
+ * Slack kept answering 429 beyond the notifier's budget (`Retry-After` longer than it may wait). The
+ * workflow retries the final summary once after a pause of its own (a Step Functions retry, not a sleeping
+ * Lambda), so the summary arrives late rather than never.
+ */
+export class SlackRateLimited extends RunbookError {
+  override name = 'SlackRateLimited';
+}
+
 export interface PostToSlackOptions {
   /** @default globalThis.fetch */
   fetchImpl?: typeof fetch;
@@ -34,7 +43,7 @@ export interface PostToSlackOptions {
 type AttemptResult =
   | { kind: 'delivered' }
   | { kind: 'rejected'; status: number; body: string }
-  | { kind: 'retryable'; what: string; retryAfterMs?: number };
+  | { kind: 'retryable'; what: string; retryAfterMs?: number; rateLimited?: true };
 
 const BACKOFF_BASE_MS = 250;
 const BACKOFF_MAX_MS = 4_000;
@@ -45,7 +54,8 @@ const BODY_SHOWN = 200;
  * Posts `message` to an incoming webhook. The URL is a credential: errors and log lines name only its host.
  * @returns how many attempts it took
  * @throws SlackRejected on a 4xx other than 429
- * @throws SlackUnavailable when attempts or the wait budget run out
+ * @throws SlackRateLimited when Slack still rate-limits as attempts or the wait budget run out
+ * @throws SlackUnavailable when attempts or the wait budget run out otherwise
  */
 export async function postToSlack(
   url: URL,
@@ -72,13 +82,12 @@ export async function postToSlack(
       );
     }
     const gaveUp = `Slack webhook on ${host} unavailable after ${attempt} attempt${attempt === 1 ? '' : 's'}, last: ${result.what}`;
-    if (attempt >= maxAttempts) throw new SlackUnavailable(gaveUp);
+    const GaveUp = result.rateLimited ? SlackRateLimited : SlackUnavailable;
+    if (attempt >= maxAttempts) throw new GaveUp(gaveUp);
     // Short HTTP-client retries for Slack's per-second rate limit and blips, not workflow waiting (Wait states).
     const waitMs = result.retryAfterMs ?? backoff(attempt, random);
     if (waitedMs + waitMs > maxTotalWaitMs) {
-      throw new SlackUnavailable(
-        `${gaveUp}; waiting ${waitMs} ms more would exceed the ${maxTotalWaitMs} ms budget`,
-      );
+      throw new GaveUp(`${gaveUp}; waiting ${waitMs} ms more would exceed the ${maxTotalWaitMs} ms budget`);
     }
     logger.warn('Slack webhook not reached, retrying', { host, attempt, last: result.what, waitMs });
     await sleep(waitMs);
@@ -106,6 +115,7 @@ async function attemptOnce(
         kind: 'retryable',
         what: 'HTTP 429',
         retryAfterMs: retryAfterMs(response.headers.get('retry-after')),
+        rateLimited: true,
       };
     }
     if (response.status >= 500) return { kind: 'retryable', what: `HTTP ${response.status}` };

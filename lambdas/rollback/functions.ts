@@ -7,7 +7,7 @@ export const rollbackFunctions = {
     serviceName: 'rollback-prepare',
     substitution: 'PrepareFunctionArn',
     description: 'Rollback runbook: maps the alarm to a Deployment, takes the lock, honours the cooldown',
-    reaches: ['monitoring', 'dynamodb', 'eks', 'kubernetes'],
+    reaches: ['monitoring', 'dynamodb', 'states', 'eks', 'kubernetes'],
   },
   undo: {
     handler: 'lambdas/rollback/handlers/undo.ts',

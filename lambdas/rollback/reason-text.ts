@@ -5,6 +5,11 @@ import type { ResolvedTarget } from './target';
 /** Every code a rollback stops on without acting: the notification says why in words. */
 export type RollbackGuard =
   | 'not-in-alarm'
+  | 'foreign-alarm'
+  | 'stale-event'
+  | 'alarm-missing'
+  | 'alarm-already-recovered'
+  | 'recovery-unmeasurable'
   | Extract<ResolvedTarget, { kind: 'unmapped' }>['reason']
   | LockRefusal['reason']
   | GuardReason
@@ -13,6 +18,13 @@ export type RollbackGuard =
 /** One sentence per guard, finishing "Skipped because: …"; the cooldown's depends on its minutes. */
 const SENTENCES: Record<Exclude<RollbackGuard, 'cooldown'>, string> = {
   'not-in-alarm': 'the alarm is not in ALARM',
+  'foreign-alarm':
+    'the alarm belongs to another account or region, whose alarms this runbook cannot read back',
+  'stale-event': 'the alarm event is more than 2 hours old; a rollback now is for a person to decide',
+  'alarm-missing': 'the alarm no longer exists',
+  'alarm-already-recovered': 'the alarm is no longer in ALARM: it recovered before the rollback started',
+  'recovery-unmeasurable':
+    'the alarm evaluates more data than any recovery window allows, so its recovery could never be seen',
   'duplicate-event': 'this alarm event was already handled',
   'deployment-paused': 'the Deployment is paused: someone is already working on it',
   'unmapped-alarm': 'the alarm is not mapped to any workload',

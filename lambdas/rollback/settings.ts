@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import type { $ZodType, output } from 'zod/v4/core';
-import { rollbackTargetSchema } from '../../lib/config/rollback';
+import { rollbackMode, rollbackTargetSchema } from '../../lib/config/rollback';
 import { eksClusterSchema } from '../../lib/config/shared';
 import { parseOrThrow } from '../shared/errors';
 import { InvalidSetting, requiredEnv } from '../shared/env';
@@ -34,6 +34,19 @@ export function readPrepareSettings(env: NodeJS.ProcessEnv = process.env) {
       positiveInt,
       requiredEnv('COOLDOWN_SECONDS', env),
       'COOLDOWN_SECONDS',
+      InvalidSetting,
+    ),
+    mode: parseOrThrow(rollbackMode, requiredEnv('MODE', env), 'MODE', InvalidSetting),
+    recoveryWindowSeconds: parseOrThrow(
+      positiveInt,
+      requiredEnv('RECOVERY_WINDOW_SECONDS', env),
+      'RECOVERY_WINDOW_SECONDS',
+      InvalidSetting,
+    ),
+    recoveryWindowMaxSeconds: parseOrThrow(
+      positiveInt,
+      requiredEnv('RECOVERY_WINDOW_MAX_SECONDS', env),
+      'RECOVERY_WINDOW_MAX_SECONDS',
       InvalidSetting,
     ),
     lockTtlSeconds: parseOrThrow(

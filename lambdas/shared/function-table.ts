@@ -2,7 +2,7 @@
  * An AWS service a Lambda calls, by its VPC endpoint name (`com.amazonaws.<region>.<name>`): the stack
  * creates those endpoints for the Lambdas it places in a VPC (`network.createEndpoints`).
  */
-export type AwsServicePeer = 'eks' | 'monitoring' | 'dynamodb' | 'secretsmanager';
+export type AwsServicePeer = 'eks' | 'monitoring' | 'dynamodb' | 'secretsmanager' | 'states';
 
 /**
  * What a Lambda reaches over the network: AWS services, a cluster's Kubernetes API server (public or private

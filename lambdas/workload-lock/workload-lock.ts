@@ -12,7 +12,13 @@ export type LockRefusal =
   | { reason: 'duplicate-event'; quiet: true; detail: string }
   | { reason: 'rollback-in-progress' | 'canary-in-progress' | 'cooldown'; quiet: false; detail: string };
 
-export type AcquireResult = { acquired: true } | ({ acquired: false } & LockRefusal);
+export type AcquireResult =
+  | {
+      acquired: true;
+      /** The execution whose lock was taken over because it had ended without releasing it. */
+      takenOverFrom?: string;
+    }
+  | ({ acquired: false } & LockRefusal);
 
 export interface AcquireRequest {
   workload: string;
@@ -22,6 +28,11 @@ export interface AcquireRequest {
   now: Date;
   lockTtlSeconds: number;
   cooldownSeconds: number;
+  /**
+   * Whether the execution holding the lock still runs. A holder that ended (failed, timed out, aborted, or
+   * killed mid-step) cannot release its lock: such a lock is stale and is taken over at once.
+   */
+  holderIsRunning: (executionArn: string) => Promise<boolean>;
 }
 
 /**
@@ -52,44 +63,74 @@ export class WorkloadLock {
     private readonly tableName: string,
   ) {}
 
-  /** Takes the lock for a rollback, or says who holds it and why this run must not act. */
+  /**
+   * Takes the lock for a rollback, or says who holds it and why this run must not act. Safe to retry: an
+   * execution that already holds the lock (Step Functions retried its Prepare after an attempt that took it)
+   * gets it again. A lock whose holder execution has ended is taken over.
+   */
   async acquireForRollback(request: AcquireRequest): Promise<AcquireResult> {
     // Two tries: the item can change between the refused write and the read that explains the refusal.
+    let staleHolder: string | undefined;
     for (let attempt = 0; attempt < 2; attempt += 1) {
-      const now = seconds(request.now);
-      try {
-        await this.dynamodb.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: { workload: s(request.workload) },
-            UpdateExpression:
-              'SET holder = :holder, holderExecution = :execution, holderEventId = :eventId, holderAlarm = :alarm, lockExpiresAt = :expires, #ttl = :ttl',
-            ConditionExpression:
-              '(attribute_not_exists(holder) OR lockExpiresAt < :now) AND (attribute_not_exists(lastRollbackAt) OR lastRollbackAt < :cooldownStart) AND (attribute_not_exists(lastRollbackEventId) OR lastRollbackEventId <> :eventId)',
-            ExpressionAttributeNames: { '#ttl': 'ttl' },
-            ExpressionAttributeValues: {
-              ':holder': s('rollback'),
-              ':execution': s(request.executionId),
-              ':eventId': s(request.eventId),
-              ':alarm': s(request.alarmName),
-              ':expires': n(now + request.lockTtlSeconds),
-              // The item outlives both the lock and the cooldown, then DynamoDB removes it.
-              ':ttl': n(now + request.lockTtlSeconds + request.cooldownSeconds + 86_400),
-              ':now': n(now),
-              ':cooldownStart': n(now - request.cooldownSeconds),
-            },
-          }),
-        );
-        return { acquired: true };
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      if (await this.tryAcquire(request, staleHolder)) {
+        return staleHolder === undefined
+          ? { acquired: true }
+          : { acquired: true, takenOverFrom: staleHolder };
       }
-      const refusal = await this.explainRefusal(request);
-      if (refusal) return { acquired: false, ...refusal };
+      const state = await this.inspect(request);
+      if (state.kind === 'refused') return { acquired: false, ...state.refusal };
+      staleHolder = state.kind === 'stale' ? state.holder : undefined;
     }
     throw new LockContention(
       `The lock of ${request.workload} changed twice while it was being taken; no action taken.`,
     );
+  }
+
+  /**
+   * What `acquireForRollback` would answer, without writing anything: the guards a shadow run reports
+   * (lock, canary, cooldown, duplicate event) while it takes no lock and starts no cooldown.
+   */
+  async checkForRollback(request: AcquireRequest): Promise<AcquireResult> {
+    const state = await this.inspect(request);
+    if (state.kind === 'refused') return { acquired: false, ...state.refusal };
+    return state.kind === 'stale' ? { acquired: true, takenOverFrom: state.holder } : { acquired: true };
+  }
+
+  private async tryAcquire(request: AcquireRequest, staleHolder: string | undefined): Promise<boolean> {
+    const now = seconds(request.now);
+    // Free, expired, already ours (a retried Prepare), or held by an execution seen to have ended.
+    const holderClause =
+      staleHolder === undefined
+        ? '(attribute_not_exists(holder) OR lockExpiresAt < :now OR holderExecution = :execution)'
+        : '(attribute_not_exists(holder) OR lockExpiresAt < :now OR holderExecution IN (:execution, :stale))';
+    try {
+      await this.dynamodb.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { workload: s(request.workload) },
+          UpdateExpression:
+            'SET holder = :holder, holderExecution = :execution, holderEventId = :eventId, holderAlarm = :alarm, lockExpiresAt = :expires, #ttl = :ttl',
+          ConditionExpression: `${holderClause} AND (attribute_not_exists(lastRollbackAt) OR lastRollbackAt < :cooldownStart) AND (attribute_not_exists(lastRollbackEventId) OR lastRollbackEventId <> :eventId)`,
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeValues: {
+            ':holder': s('rollback'),
+            ':execution': s(request.executionId),
+            ':eventId': s(request.eventId),
+            ':alarm': s(request.alarmName),
+            ':expires': n(now + request.lockTtlSeconds),
+            // The item outlives both the lock and the cooldown, then DynamoDB removes it.
+            ':ttl': n(now + request.lockTtlSeconds + request.cooldownSeconds + 86_400),
+            ':now': n(now),
+            ':cooldownStart': n(now - request.cooldownSeconds),
+            ...(staleHolder === undefined ? {} : { ':stale': s(staleHolder) }),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return false;
+    }
   }
 
   /** Records a performed rollback, which starts the cooldown; only the holder may write it. */
@@ -128,7 +169,12 @@ export class WorkloadLock {
     }
   }
 
-  private async explainRefusal(request: AcquireRequest): Promise<LockRefusal | undefined> {
+  /** Reads the item: free (or ours), held by an ended execution, or a refusal with its reason. */
+  private async inspect(
+    request: AcquireRequest,
+  ): Promise<
+    { kind: 'free' } | { kind: 'stale'; holder: string } | { kind: 'refused'; refusal: LockRefusal }
+  > {
     const answer = await this.dynamodb.send(
       new GetItemCommand({
         TableName: this.tableName,
@@ -142,39 +188,58 @@ export class WorkloadLock {
     }
     const item = parsed.data;
     const now = seconds(request.now);
-    if (item.lastRollbackEventId?.S === request.eventId || item.holderEventId?.S === request.eventId) {
-      return {
-        reason: 'duplicate-event',
-        quiet: true,
-        detail: `Event ${request.eventId} was already handled by ${item.holderExecution?.S ?? item.lastRollbackExecution?.S ?? 'an earlier execution'}.`,
-      };
+    const holderExecution = item.holderExecution?.S;
+    const held = item.holder !== undefined && Number(item.lockExpiresAt?.N ?? 0) >= now;
+    const ours = holderExecution === request.executionId;
+    if (held && !ours && holderExecution !== undefined && !(await request.holderIsRunning(holderExecution))) {
+      return { kind: 'stale', holder: holderExecution };
     }
-    const held = item.holder && Number(item.lockExpiresAt?.N ?? 0) >= now;
-    if (held && item.holder?.S === 'canary') {
-      return {
-        reason: 'canary-in-progress',
-        quiet: false,
-        detail: `A canary is in progress on ${request.workload} (${item.holderExecution?.S ?? 'unknown execution'}); the canary's own analysis decides whether to abort.`,
-      };
-    }
-    if (held) {
-      return {
-        reason: 'rollback-in-progress',
-        quiet: false,
-        detail: `A rollback of ${request.workload} is already running (${item.holderExecution?.S ?? 'unknown execution'}, started by alarm "${item.holderAlarm?.S ?? 'unknown'}").`,
-      };
-    }
-    const last = Number(item.lastRollbackAt?.N ?? Number.NaN);
-    if (last >= now - request.cooldownSeconds) {
-      const minutesAgo = Math.max(0, Math.round((now - last) / 60));
-      return {
-        reason: 'cooldown',
-        quiet: false,
-        detail: `${request.workload} was rolled back ${minutesAgo} min ago (${item.lastRollbackExecution?.S ?? 'unknown execution'}); the cooldown is ${Math.round(request.cooldownSeconds / 60)} min. Rolling back again could undo a fix.`,
-      };
-    }
-    return undefined;
+    const refusal = explain(item, held && !ours, now, request);
+    return refusal ? { kind: 'refused', refusal } : { kind: 'free' };
   }
+}
+
+/** Why the lock cannot be taken, in the order on-call needs to hear it; undefined when it can. */
+function explain(
+  item: z.output<typeof lockItemSchema>,
+  heldByAnother: boolean,
+  now: number,
+  request: AcquireRequest,
+): LockRefusal | undefined {
+  if (
+    item.lastRollbackEventId?.S === request.eventId ||
+    (heldByAnother && item.holderEventId?.S === request.eventId)
+  ) {
+    return {
+      reason: 'duplicate-event',
+      quiet: true,
+      detail: `Event ${request.eventId} was already handled by ${item.holderExecution?.S ?? item.lastRollbackExecution?.S ?? 'an earlier execution'}.`,
+    };
+  }
+  if (heldByAnother && item.holder?.S === 'canary') {
+    return {
+      reason: 'canary-in-progress',
+      quiet: false,
+      detail: `A canary is in progress on ${request.workload} (${item.holderExecution?.S ?? 'unknown execution'}); the canary's own analysis decides whether to abort.`,
+    };
+  }
+  if (heldByAnother) {
+    return {
+      reason: 'rollback-in-progress',
+      quiet: false,
+      detail: `A rollback of ${request.workload} is already running (${item.holderExecution?.S ?? 'unknown execution'}, started by alarm "${item.holderAlarm?.S ?? 'unknown'}").`,
+    };
+  }
+  const last = Number(item.lastRollbackAt?.N ?? Number.NaN);
+  if (last >= now - request.cooldownSeconds) {
+    const minutesAgo = Math.max(0, Math.round((now - last) / 60));
+    return {
+      reason: 'cooldown',
+      quiet: false,
+      detail: `${request.workload} was rolled back ${minutesAgo} min ago (${item.lastRollbackExecution?.S ?? 'unknown execution'}); the cooldown is ${Math.round(request.cooldownSeconds / 60)} min. Rolling back again could undo a fix.`,
+    };
+  }
+  return undefined;
 }
 
 /** The lock could not be taken or read consistently: no action is taken. */

@@ -17,6 +17,16 @@ export const eksClusterSchema = z.strictObject({
 
 export type EksCluster = z.output<typeof eksClusterSchema>;
 
+/** A key ARN, not an alias: IAM grants and key policies name the key itself. */
+const kmsKeyArn = z
+  .string()
+  .check(
+    z.regex(
+      /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/,
+      'must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)',
+    ),
+  );
+
 /** The shared top-level fields. */
 export const sharedConfigShape = {
   /** Short name of the environment, used in resource names and every message. */
@@ -44,6 +54,11 @@ export const sharedConfigShape = {
             ),
           ),
       ),
+      /**
+       * The customer managed key encrypting `existingTopicArn`, if it uses one: the state machines are granted
+       * its use, and its key policy must let them and CloudWatch alarms use it. Only with `existingTopicArn`.
+       */
+      existingTopicKeyArn: z.optional(kmsKeyArn),
       /** E-mail addresses subscribed to the created topic. @default [] */
       emails: z._default(z.array(z.email()), []),
     }),
@@ -62,11 +77,22 @@ export const sharedConfigShape = {
 export const sharedConfigSchema = z.strictObject(sharedConfigShape);
 export type SharedConfig = z.output<typeof sharedConfigSchema>;
 
-/** Shared checks: no cluster listed twice, a cluster security group only with a network, the network's own. */
+/**
+ * Shared checks: a topic key only with an existing topic, no cluster listed twice, a cluster security group
+ * only with a network, the network's own.
+ */
 export function checkSharedSections(
-  { eksClusters, network }: Pick<SharedConfig, 'eksClusters' | 'network'>,
+  { onCall, eksClusters, network }: Pick<SharedConfig, 'onCall' | 'eksClusters' | 'network'>,
   ctx: z.core.$RefinementCtx,
 ): void {
+  if (onCall.existingTopicKeyArn !== undefined && onCall.existingTopicArn === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['onCall', 'existingTopicKeyArn'],
+      message:
+        'is used only with onCall.existingTopicArn: the key of a topic the stack creates is created with it',
+    });
+  }
   if (network) checkNetworkSection(network, ctx);
   const clusterNames = new Set<string>();
   eksClusters.forEach((cluster, index) => {

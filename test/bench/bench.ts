@@ -3,7 +3,8 @@
 // ratios within one run. `--no-synth` reuses the cloud assembly in cdk.out instead of synthesizing first.
 import { build, type BuildOptions } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { esbuildOptions } from '../../lib/lambda-bundling';
@@ -85,22 +86,24 @@ function deployedFunctions(): DeployedFunction[] {
 
 /** Cold import: a fresh Node process imports the bundle, as a Lambda init does; median of five. */
 function coldImportMs(file: string, environment: Record<string, string> = {}): number {
+  return median(Array.from({ length: 5 }, () => coldImportOnce(file, environment)));
+}
+
+/** One cold import, in ms. */
+function coldImportOnce(file: string, environment: Record<string, string> = {}): number {
   const env = {
     PATH: process.env.PATH,
     AWS_REGION: 'eu-west-1',
     AWS_ACCESS_KEY_ID: 'AKIDTESTTESTTESTTEST',
     AWS_SECRET_ACCESS_KEY: 'test',
     ...environment,
-    // Source maps are loaded lazily, on the first stack trace; nothing logs during import.
+    // Nothing logs during import; with --enable-source-maps, Node reads the bundle's map as it loads it.
     POWERTOOLS_LOG_LEVEL: 'SILENT',
   };
   const script = `const t = performance.now(); await import(${JSON.stringify(file)}); console.log(performance.now() - t);`;
-  const samples = Array.from({ length: 5 }, () =>
-    Number(
-      execFileSync(process.execPath, ['--input-type=module', '-e', script], { env, encoding: 'utf8' }).trim(),
-    ),
+  return Number(
+    execFileSync(process.execPath, ['--input-type=module', '-e', script], { env, encoding: 'utf8' }).trim(),
   );
-  return median(samples);
 }
 
 /** An alternative we did not take, bundled with the settings RunbookFunction gives esbuild. */
@@ -113,6 +116,24 @@ async function alternative(name: string, source: string, extra: BuildOptions = {
     outfile: file,
   });
   return { file, bytes: statSync(file).size };
+}
+
+/**
+ * The deployed bundle beside its map with `sourcesContent` filled in, as esbuild writes it by default: the
+ * same code and mappings, so the difference is the map alone. Its `sources` are relative to the asset.
+ */
+function withSourcesInlined(fn: DeployedFunction): { file: string; mapBytes: number } {
+  const dir = `${out}sources-inlined/${fn.service}/`;
+  mkdirSync(dir, { recursive: true });
+  const map = JSON.parse(readFileSync(`${fn.file}.map`, 'utf8')) as { sources: string[] };
+  const assetDir = dirname(fn.file);
+  const withSources = {
+    ...map,
+    sourcesContent: map.sources.map((source) => readFileSync(resolve(assetDir, source), 'utf8')),
+  };
+  copyFileSync(fn.file, `${dir}index.mjs`);
+  writeFileSync(`${dir}index.mjs.map`, JSON.stringify(withSources));
+  return { file: `${dir}index.mjs`, mapBytes: statSync(`${dir}index.mjs.map`).size };
 }
 
 const deployed = deployedFunctions().sort((a, b) => a.service.localeCompare(b.service));
@@ -163,15 +184,35 @@ console.log(
 );
 console.log('|---|---:|---:|---:|---:|---:|');
 for (const row of rows) console.log(`| ${row.join(' | ')} |`);
-// The cost of the deployed NODE_OPTIONS=--enable-source-maps: the same deployed bundles imported without it.
-console.log('\nCold import of the deployed bundles with and without the deployed --enable-source-maps');
-console.log('| function | ms with (deployed) | ms without |\n|---|---:|---:|');
+
+// The cost of the deployed NODE_OPTIONS=--enable-source-maps and of the map it reads: the same deployed bundles
+// imported without the flag, and with the map esbuild writes by default (the sources inlined), which we do
+// not ship (lambdaBundling.sourcesContent).
+// The variants differ by tens of ms: they are sampled in turn, so a burst of load hits each alike.
+const SOURCE_MAP_ROUNDS = 15;
+console.log(
+  `\nCold import of the deployed bundles (median of ${SOURCE_MAP_ROUNDS}, interleaved): as deployed (--enable-source-maps, map of mappings only), without the flag, and with a map that inlines the sources (not taken)`,
+);
+console.log(
+  '| function | KB map deployed | ms as deployed | ms without the flag | KB map with sources | ms with it |\n|---|---:|---:|---:|---:|---:|',
+);
 for (const fn of deployed) {
-  const withoutSourceMaps = Object.fromEntries(
+  const withoutFlag = Object.fromEntries(
     Object.entries(fn.environment).filter(([key]) => key !== 'NODE_OPTIONS'),
   );
+  const inlined = withSourcesInlined(fn);
+  const variants: [string, Record<string, string>][] = [
+    [fn.file, fn.environment],
+    [fn.file, withoutFlag],
+    [inlined.file, fn.environment],
+  ];
+  const samples = variants.map((): number[] => []);
+  for (let round = 0; round < SOURCE_MAP_ROUNDS; round += 1) {
+    variants.forEach(([file, environment], index) => samples[index]?.push(coldImportOnce(file, environment)));
+  }
+  const [deployedMs, withoutFlagMs, inlinedMs] = samples.map((runs) => median(runs).toFixed(0));
   console.log(
-    `| ${fn.service} | ${coldImportMs(fn.file, fn.environment).toFixed(0)} | ${coldImportMs(fn.file, withoutSourceMaps).toFixed(0)} |`,
+    `| ${fn.service} | ${kb(statSync(`${fn.file}.map`).size)} | ${deployedMs} | ${withoutFlagMs} | ${kb(inlined.mapBytes)} | ${inlinedMs} |`,
   );
 }
 console.log('\nKubernetes clients alone, bundled with the same esbuild settings');

@@ -68,11 +68,16 @@ export function allStates(definition: Definition): { name: string; state: State 
 
 // Rule 1 --------------------------------------------------------------------------------------------------
 
-/** What Step Functions' own guidance retries on every Lambda Task (design.md: fromFile adds no retry block). */
+/**
+ * What Step Functions' own guidance retries on every Lambda Task (design.md: fromFile adds no retry block),
+ * `Lambda.ClientExecutionTimeoutException` included: the invoke timed out on the way, the function may not
+ * have run.
+ */
 export const LAMBDA_SERVICE_ERRORS = [
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
+  'Lambda.ClientExecutionTimeoutException',
   'Lambda.TooManyRequestsException',
 ] as const;
 
@@ -98,8 +103,9 @@ const sameNames = (names: readonly string[], expected: readonly string[]): boole
   names.length === expected.length && expected.every((name) => names.includes(name));
 
 /**
- * Every Lambda Task retries on exactly the Lambda service errors (one retrier naming those four, nothing
- * else) and has a `TimeoutSeconds` at least its function's timeout. `timeouts` maps each function's
+ * Every Lambda Task retries on exactly the Lambda service errors (one retrier naming those, nothing else)
+ * and has a `TimeoutSeconds` above its function's timeout: at equal values the state can time out first,
+ * and a function that is still running is retried beside itself. `timeouts` maps each function's
  * substitution key to its timeout in seconds.
  */
 export function lambdaTaskRule(definition: Definition, timeouts: ReadonlyMap<string, number>): Violation[] {
@@ -116,9 +122,9 @@ export function lambdaTaskRule(definition: Definition, timeouts: ReadonlyMap<str
     else if (timeout === undefined) problems.push(`calls \${${key}}, which no function table names`);
     else if (state.TimeoutSeconds === undefined) {
       problems.push(`has no TimeoutSeconds (the function's timeout is ${timeout} s)`);
-    } else if (state.TimeoutSeconds < timeout) {
+    } else if (state.TimeoutSeconds <= timeout) {
       problems.push(
-        `has TimeoutSeconds ${state.TimeoutSeconds}, below the function's timeout of ${timeout} s`,
+        `has TimeoutSeconds ${state.TimeoutSeconds}, not above the function's timeout of ${timeout} s`,
       );
     }
     return problems.map((problem) => ({ state: name, problem }));

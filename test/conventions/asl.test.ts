@@ -89,7 +89,7 @@ const succeed: State = { Type: 'Succeed' };
 const lambdaTask = (substitution: string, fields: Partial<State> = {}): State => ({
   Type: 'Task',
   Resource: `\${${substitution}}`,
-  TimeoutSeconds: 40,
+  TimeoutSeconds: 45,
   Retry: [{ ErrorEquals: [...LAMBDA_SERVICE_ERRORS] }],
   Next: 'Done',
   ...fields,
@@ -127,7 +127,8 @@ describe('rule 1, standard Lambda retries and timeouts', () => {
 
   it('reports a Lambda Task without the exact retry, with too short or no timeout, or an unknown function', () => {
     const definition = machine({
-      Good: lambdaTask('PrepareFunctionArn', { TimeoutSeconds: 30, Next: 'Branches' }),
+      Good: lambdaTask('PrepareFunctionArn', { TimeoutSeconds: 35, Next: 'Equal' }),
+      Equal: lambdaTask('PrepareFunctionArn', { TimeoutSeconds: 30, Next: 'Branches' }),
       Branches: {
         Type: 'Parallel',
         Next: 'Done',
@@ -154,8 +155,9 @@ describe('rule 1, standard Lambda retries and timeouts', () => {
       Done: succeed,
     });
     expect(lines(lambdaTaskRule(definition, knownTimeouts))).toEqual([
+      "Equal: has TimeoutSeconds 30, not above the function's timeout of 30 s",
       `PartialRetry: has no Retry on exactly ${LAMBDA_SERVICE_ERRORS.join(', ')}`,
-      "ShortTimeout: has TimeoutSeconds 30, below the function's timeout of 40 s",
+      "ShortTimeout: has TimeoutSeconds 30, not above the function's timeout of 40 s",
       "NoTimeout: has no TimeoutSeconds (the function's timeout is 30 s)",
       'Unknown: calls ${MissingFunctionArn}, which no function table names',
       `Invoke: has no Retry on exactly ${LAMBDA_SERVICE_ERRORS.join(', ')}`,

@@ -17,6 +17,7 @@ const awsClientPeers = {
   monitoring: 'client-cloudwatch',
   dynamodb: 'client-dynamodb',
   secretsmanager: 'client-secrets-manager',
+  states: 'client-sfn',
 } as const satisfies Record<AwsServicePeer, string>;
 
 /** The one module through which the code reaches each non-AWS peer. */

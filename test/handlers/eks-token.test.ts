@@ -2,7 +2,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createKubernetesClient } from '../../lambdas/kubernetes/client';
-import { KubernetesForbidden } from '../../lambdas/kubernetes/errors';
+import { KubernetesUnauthorized, UnsupportedPartition } from '../../lambdas/kubernetes/errors';
 import { createEksToken } from '../../lambdas/kubernetes/token';
 import { startKubernetesApiServer, type SimulatedKubernetesApi } from '../harness/kubernetes/server';
 
@@ -99,6 +99,83 @@ describe('createEksToken', () => {
     expect(expiresAt.toISOString()).toBe('2026-03-01T12:14:00.000Z');
   });
 
+  describe("names the STS host of the region's partition", () => {
+    it.each([
+      ['eu-west-1', 'https://sts.eu-west-1.amazonaws.com/'],
+      ['cn-north-1', 'https://sts.cn-north-1.amazonaws.com.cn/'],
+      ['cn-northwest-1', 'https://sts.cn-northwest-1.amazonaws.com.cn/'],
+      ['us-gov-west-1', 'https://sts.us-gov-west-1.amazonaws.com/'],
+    ])('%s: %s, with the region in the credential scope', async (region, url) => {
+      const { token } = await createEksToken({
+        clusterName: 'prod-eks',
+        region,
+        credentials: CREDENTIALS,
+        now: SIGNED_AT,
+      });
+      const presigned = presignedUrl(token);
+      expect(`${presigned.protocol}//${presigned.host}${presigned.pathname}`).toBe(url);
+      expect(presigned.searchParams.get('X-Amz-Credential')).toBe(
+        `AKIDEKSTOKENTEST/20260301/${region}/sts/aws4_request`,
+      );
+    });
+
+    it('signs the host it names: the same request for another host has another signature', async () => {
+      const signature = async (region: string) =>
+        presignedUrl(
+          (
+            await createEksToken({
+              clusterName: 'prod-eks',
+              region,
+              credentials: CREDENTIALS,
+              now: SIGNED_AT,
+            })
+          ).token,
+        ).searchParams.get('X-Amz-Signature');
+      const signer = new SignatureV4({
+        service: 'sts',
+        region: 'cn-north-1',
+        credentials: CREDENTIALS,
+        sha256: Sha256,
+      });
+      const withHost = async (host: string) =>
+        (
+          await signer.presign(
+            {
+              method: 'GET',
+              protocol: 'https:',
+              hostname: host,
+              path: '/',
+              query: { Action: 'GetCallerIdentity', Version: '2011-06-15' },
+              headers: { host, 'x-k8s-aws-id': 'prod-eks' },
+            },
+            { signingDate: SIGNED_AT, expiresIn: 60 },
+          )
+        ).query?.['X-Amz-Signature'];
+      expect(await signature('cn-north-1')).toBe(await withHost('sts.cn-north-1.amazonaws.com.cn'));
+      expect(await signature('cn-north-1')).not.toBe(await withHost('sts.cn-north-1.amazonaws.com'));
+    });
+
+    it.each([
+      'us-iso-east-1',
+      'us-isob-east-1',
+      'eu-isoe-west-1',
+      'us-isof-south-1',
+      'eusc-de-east-1',
+      'local',
+    ])(
+      'refuses %s, whose partition it does not know, with UnsupportedPartition naming the region',
+      async (region) => {
+        const signing = createEksToken({ clusterName: 'prod-eks', region, credentials: CREDENTIALS });
+        await expect(signing).rejects.toBeInstanceOf(UnsupportedPartition);
+        await expect(signing).rejects.toThrow(
+          `Region ${region} is not in a partition the EKS token supports (aws, aws-cn, aws-us-gov): the token is a ` +
+            'presigned STS URL and this code does not know the STS host there, so nothing was sent to the cluster. ' +
+            'Add the partition to lambdas/kubernetes/token.ts once its STS host is known.',
+        );
+      },
+    );
+  });
+
   it('stays well under the 4 KB EKS allows, even with a long session token', async () => {
     const { token } = await createEksToken({
       clusterName: 'prod-eks',
@@ -158,7 +235,7 @@ describe('the simulated API server, given EKS tokens', () => {
   });
 
   it('refuses a token signed for another cluster', async () => {
-    await expect(readWith(await tokenFor('staging-eks'))).rejects.toBeInstanceOf(KubernetesForbidden);
+    await expect(readWith(await tokenFor('staging-eks'))).rejects.toBeInstanceOf(KubernetesUnauthorized);
     expect(sim.authFailures).toEqual([expect.stringMatching(/signature mismatch/)]);
   });
 
@@ -174,7 +251,7 @@ describe('the simulated API server, given EKS tokens', () => {
     serverTime = new Date(SIGNED_AT.getTime() + 15 * 60_000 - 1000);
     await expect(readWith(token)).resolves.toBe('web:1');
     serverTime = new Date(SIGNED_AT.getTime() + 15 * 60_000 + 1000);
-    await expect(readWith(token)).rejects.toBeInstanceOf(KubernetesForbidden);
+    await expect(readWith(token)).rejects.toBeInstanceOf(KubernetesUnauthorized);
     expect(sim.authFailures).toEqual([expect.stringMatching(/token expired/)]);
   });
 
@@ -199,20 +276,51 @@ describe('the simulated API server, given EKS tokens', () => {
     );
     const query = new URLSearchParams(presigned.query as Record<string, string>).toString();
     const token = `k8s-aws-v1.${Buffer.from(`https://${host}/?${query}`).toString('base64url')}`;
-    await expect(readWith(token)).rejects.toBeInstanceOf(KubernetesForbidden);
+    await expect(readWith(token)).rejects.toBeInstanceOf(KubernetesUnauthorized);
     expect(sim.authFailures).toEqual(['x-k8s-aws-id is not a signed header']);
   });
 
   it('refuses a request without a bearer token, and a padded token', async () => {
-    await expect(readWith('')).rejects.toBeInstanceOf(KubernetesForbidden);
-    await expect(readWith(`${await tokenFor('prod-eks')}==`)).rejects.toBeInstanceOf(KubernetesForbidden);
+    await expect(readWith('')).rejects.toBeInstanceOf(KubernetesUnauthorized);
+    await expect(readWith(`${await tokenFor('prod-eks')}==`)).rejects.toBeInstanceOf(KubernetesUnauthorized);
     expect(sim.authFailures).toEqual(['no bearer token', 'token is not unpadded base64url']);
+  });
+
+  it('in a China region, accepts a token for its .amazonaws.com.cn STS host and refuses one for amazonaws.com', async () => {
+    const china = await startKubernetesApiServer({
+      clusterName: 'prod-eks',
+      region: 'cn-north-1',
+      credentials: CREDENTIALS,
+      now: () => serverTime,
+    });
+    try {
+      china.addDeployment({ namespace: 'shop', name: 'web', revisions: [{ image: 'web:cn' }] });
+      const read = (token: string) =>
+        createKubernetesClient({
+          endpoint: china.endpoint,
+          caData: china.caData,
+          token: async () => token,
+          timeoutMs: 2000,
+        }).getDeployment('shop', 'web');
+      const signed = (region: string) =>
+        createEksToken({ clusterName: 'prod-eks', region, credentials: CREDENTIALS, now: SIGNED_AT });
+      await expect(read((await signed('cn-north-1')).token)).resolves.toMatchObject({
+        metadata: { name: 'web' },
+      });
+      const global = await signed('eu-west-1');
+      await expect(read(global.token)).rejects.toBeInstanceOf(KubernetesUnauthorized);
+      expect(china.authFailures).toEqual([
+        'token is for https://sts.eu-west-1.amazonaws.com/, not https://sts.cn-north-1.amazonaws.com.cn/',
+      ]);
+    } finally {
+      await china.close();
+    }
   });
 
   it('answers a refusal with a Kubernetes Status and never echoes the token in the error', async () => {
     const token = await tokenFor('staging-eks');
     const error = await readWith(token).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(KubernetesForbidden);
+    expect(error).toBeInstanceOf(KubernetesUnauthorized);
     expect((error as Error).message).not.toContain(token.slice(0, 20));
     expect(sim.requests).toEqual([expect.objectContaining({ method: 'GET', status: 401 })]);
   });

@@ -21,7 +21,10 @@ import {
   KubernetesInvalidResponse,
   KubernetesNotFound,
   KubernetesTimeout,
+  KubernetesTlsMismatch,
+  KubernetesUnauthorized,
   KubernetesUnavailable,
+  UnsupportedPartition,
 } from '../../lambdas/kubernetes/errors';
 import { labelSelectorToString } from '../../lambdas/kubernetes/resources';
 import { createEksToken } from '../../lambdas/kubernetes/token';
@@ -244,10 +247,12 @@ describe('the Kubernetes client, against the simulated API server', () => {
 
   describe('maps failures to named errors:', () => {
     it.each([
-      [401, KubernetesForbidden],
+      [401, KubernetesUnauthorized],
       [403, KubernetesForbidden],
       [500, KubernetesUnavailable],
+      [502, KubernetesUnavailable],
       [503, KubernetesUnavailable],
+      [504, KubernetesUnavailable],
       [429, KubernetesUnavailable],
       [400, KubernetesApiError],
     ])('status %i is a %o', async (status, ErrorClass) => {
@@ -268,10 +273,28 @@ describe('the Kubernetes client, against the simulated API server', () => {
       expect(error.message).toBe(`GET ${DEPLOYMENT_PATH}: 502`);
     });
 
-    it('a rejected token is KubernetesForbidden and the message holds no token', async () => {
+    it('a 5xx names the status and the request, with the server message', async () => {
+      sim.injectFault({ pathIncludes: '/deployments/web', status: 504 });
+      const error = await failureOf(client.getDeployment('shop', 'web'));
+      expect(error).toBeInstanceOf(KubernetesUnavailable);
+      expect(error.message).toBe(
+        `GET ${DEPLOYMENT_PATH}: 504 the server is currently unable to handle the request`,
+      );
+    });
+
+    it('a rejected token is KubernetesUnauthorized, says what to check and holds no token', async () => {
       const error = await failureOf(clientOf(sim, { cluster: 'staging-eks' }).getDeployment('shop', 'web'));
-      expect(error).toBeInstanceOf(KubernetesForbidden);
-      expect(error.message).toBe(`GET ${DEPLOYMENT_PATH}: 401 Unauthorized`);
+      expect(error).toBeInstanceOf(KubernetesUnauthorized);
+      // This client has no renewToken, so the first 401 is final.
+      expect(sim.requests.map((request) => request.status)).toEqual([401]);
+      expect(error.message).toBe(
+        `GET ${DEPLOYMENT_PATH}: 401 Unauthorized: the cluster at ${sim.endpoint} does not authenticate this ` +
+          "Lambda's role. Its EKS access entry may be missing (aws eks list-access-entries --cluster-name " +
+          "<cluster>), the cluster's authentication mode may be CONFIG_MAP only, which ignores access entries " +
+          "(aws eks describe-cluster --name <cluster> --query cluster.accessConfig), or the Lambda's clock may " +
+          'be skewed (EKS accepts a token for 15 minutes from its signing time).',
+      );
+      expect(error.message).not.toContain('k8s-aws-v1');
     });
 
     it('no complete answer within the timeout is KubernetesTimeout, without waiting for the server', async () => {
@@ -308,19 +331,102 @@ describe('the Kubernetes client, against the simulated API server', () => {
     });
   });
 
-  it('fails plainly, as a configuration problem, when the server is not signed by the cluster CA', async () => {
-    const stranger = await generate([{ name: 'commonName', value: 'not-the-cluster-ca' }], { keyType: 'ec' });
-    const error = await failureOf(
-      createKubernetesClient({
-        endpoint: sim.endpoint,
-        caData: Buffer.from(stranger.cert).toString('base64'),
-        timeoutMs: 2000,
-        token: async () => 'unused',
-      }).getDeployment('shop', 'web'),
-    );
-    expect(error.name).toBe('Error');
-    expect(error.message).toMatch(new RegExp(`^GET ${DEPLOYMENT_PATH}: .*certificate`));
-    expect(sim.requests).toHaveLength(0);
+  describe("refuses a server whose certificate does not verify against the cluster's CA, sending nothing", () => {
+    it.each([
+      [
+        'a certificate from another CA, as a TLS-intercepting proxy presents',
+        'foreign-ca',
+        'is not signed by the CA DescribeCluster returned (UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate)',
+      ],
+      [
+        "the cluster CA's certificate for another host",
+        'wrong-host',
+        "is signed by the CA DescribeCluster returned but not issued for 127.0.0.1 (ERR_TLS_CERT_ALTNAME_INVALID: Hostname/IP does not match certificate's altnames",
+      ],
+    ] as const)('%s', async (_, certificate, says) => {
+      await client.getDeployment('shop', 'web'); // a kept-alive connection, verified before the change
+      sim.requests.length = 0;
+      await sim.presentCertificate(certificate);
+      const error = await failureOf(client.getDeployment('shop', 'web'));
+      expect(error).toBeInstanceOf(KubernetesTlsMismatch);
+      expect(error.message).toContain(
+        `GET ${DEPLOYMENT_PATH}: the certificate of the API server at ${sim.endpoint} ${says}`,
+      );
+      expect(error.message).toMatch(
+        /A proxy that intercepts TLS is in the way, or the endpoint is not the cluster's\. The handshake failed, so the request was not sent and changed nothing\.$/,
+      );
+      expect(sim.requests).toHaveLength(0);
+    });
+
+    it('a CA other than the one the server was issued by', async () => {
+      const stranger = await generate([{ name: 'commonName', value: 'not-the-cluster-ca' }], {
+        keyType: 'ec',
+      });
+      const error = await failureOf(
+        createKubernetesClient({
+          endpoint: sim.endpoint,
+          caData: Buffer.from(stranger.cert).toString('base64'),
+          timeoutMs: 2000,
+          token: async () => 'unused',
+        }).getDeployment('shop', 'web'),
+      );
+      expect(error).toBeInstanceOf(KubernetesTlsMismatch);
+      expect(error.message).toContain('is not signed by the CA DescribeCluster returned');
+      expect(sim.requests).toHaveLength(0);
+    });
+  });
+
+  describe('a 403 names what the access entry lacks', () => {
+    const USER = 'arn:aws:sts::111122223333:assumed-role/platform-runbooks-kubernetes/runbook';
+    const EDIT = [{ op: 'add' as const, path: '/metadata/labels/x', value: 'y' }];
+
+    it('a PATCH the access policy does not allow: the role, the verb, AmazonEKSEditPolicy, the namespace', async () => {
+      sim.denyAccess({ verbs: ['patch'], namespace: 'shop' });
+      await expect(client.getDeployment('shop', 'web')).resolves.toBeDefined();
+      const error = await failureOf(client.patchDeployment('shop', 'web', EDIT));
+      expect(error).toBeInstanceOf(KubernetesForbidden);
+      expect(error.message).toBe(
+        `PATCH ${DEPLOYMENT_PATH}: 403 deployments.apps "web" is forbidden: User "${USER}" cannot patch resource ` +
+          `"deployments" in API group "apps" in the namespace "shop". The role (${USER}) lacks an EKS access ` +
+          `entry or access policy that allows patch on deployments in namespace shop of the cluster at ` +
+          `${sim.endpoint}: its access entry needs AmazonEKSEditPolicy (the undo patches the Deployment), ` +
+          'associated with a namespace scope that includes shop (aws eks list-associated-access-policies ' +
+          '--cluster-name <cluster> --principal-arn <role ARN>).',
+      );
+      expect(sim.getDeployment('shop', 'web')?.metadata.labels?.x).toBeUndefined();
+    });
+
+    it('a read: AmazonEKSViewPolicy, for the list the request was', async () => {
+      sim.denyAccess({ namespace: 'shop' });
+      const error = await failureOf(client.listReplicaSets('shop', 'app=web'));
+      expect(error).toBeInstanceOf(KubernetesForbidden);
+      expect(error.message).toContain(
+        `403 replicasets.apps is forbidden: User "${USER}" cannot list resource "replicasets"`,
+      );
+      expect(error.message).toContain(
+        'allows list on replicasets in namespace shop of the cluster at ' +
+          `${sim.endpoint}: its access entry needs AmazonEKSViewPolicy to read (AmazonEKSEditPolicy, which the ` +
+          'undo needs, includes it)',
+      );
+    });
+
+    it('leaves the role unnamed when the answer does not name it', async () => {
+      sim.injectFault({ status: 403, body: '<html>403 Forbidden</html>' });
+      const error = await failureOf(client.getDeployment('shop', 'web'));
+      expect(error).toBeInstanceOf(KubernetesForbidden);
+      expect(error.message).toMatch(
+        new RegExp(
+          `^GET ${DEPLOYMENT_PATH}: 403\\. The role lacks an EKS access entry or access policy that allows get on deployments`,
+        ),
+      );
+    });
+
+    it('quotes at most 500 characters of the Status message', async () => {
+      sim.injectFault({ status: 403, message: `forbidden: ${'x'.repeat(2000)}` });
+      const error = await failureOf(client.getDeployment('shop', 'web'));
+      expect(error.message).toContain(`forbidden: ${'x'.repeat(488)}…. The role lacks`);
+      expect(error.message).not.toContain('x'.repeat(489));
+    });
   });
 
   describe('over a kept-alive connection', () => {
@@ -500,6 +606,90 @@ describe('cluster access', () => {
     await client.getDeployment('shop', 'web');
     expect(credentialCalls).toBe(2);
   });
+
+  describe('a token the cluster refuses (401)', () => {
+    const statuses = () => prod.requests.map((request) => `${request.method} ${request.status}`);
+
+    it('is dropped: a new one is signed and the request sent once more', async () => {
+      const client = await access().clientFor('prod-eks');
+      await client.getDeployment('shop', 'web');
+      prod.injectFault({ status: 401 });
+      await expect(client.getDeployment('shop', 'web')).resolves.toMatchObject({ metadata: { name: 'web' } });
+      expect(statuses()).toEqual(['GET 200', 'GET 401', 'GET 200']);
+      expect(credentialCalls).toBe(2);
+      // The new token is the cached one from now on.
+      await client.getDeployment('shop', 'web');
+      expect(credentialCalls).toBe(2);
+    });
+
+    it('is renewed for a PATCH too, which a 401 never applied: the change is made once', async () => {
+      const client = await access().clientFor('prod-eks');
+      prod.injectFault({ method: 'PATCH', status: 401 });
+      const patched = await client.patchDeployment('shop', 'web', [
+        { op: 'add', path: '/metadata/labels/renewed', value: 'yes' },
+      ]);
+      expect(patched.metadata.labels?.renewed).toBe('yes');
+      expect(statuses()).toEqual(['PATCH 401', 'PATCH 200']);
+    });
+
+    it('is renewed once for requests refused together', async () => {
+      const client = await access().clientFor('prod-eks');
+      await client.getDeployment('shop', 'web');
+      // Signed a minute later, the new token differs from the refused one (one signed in the same second would not).
+      clock = minutes(1);
+      prod.injectFault({ pathIncludes: '/deployments/', status: 401 });
+      prod.injectFault({ pathIncludes: '/replicasets', status: 401 });
+      await Promise.all([client.getDeployment('shop', 'web'), client.listReplicaSets('shop', 'app=web')]);
+      expect(statuses().sort()).toEqual(['GET 200', 'GET 200', 'GET 200', 'GET 401', 'GET 401']);
+      expect(credentialCalls).toBe(2);
+    });
+
+    it('refused again is KubernetesUnauthorized, naming the cluster and what to check, never the token', async () => {
+      prod.setAccessEntry(false);
+      const error = await failureOf((await access().clientFor('prod-eks')).getDeployment('shop', 'web'));
+      expect(error).toBeInstanceOf(KubernetesUnauthorized);
+      expect(error.message).toBe(
+        'GET /apis/apps/v1/namespaces/shop/deployments/web: 401 Unauthorized, again with a newly signed token: ' +
+          "EKS cluster prod-eks does not authenticate this Lambda's role. Its EKS access entry may be missing " +
+          "(aws eks list-access-entries --cluster-name prod-eks), the cluster's authentication mode may be " +
+          'CONFIG_MAP only, which ignores access entries (aws eks describe-cluster --name prod-eks --query ' +
+          "cluster.accessConfig), or the Lambda's clock may be skewed (EKS accepts a token for 15 minutes from " +
+          'its signing time).',
+      );
+      expect(statuses()).toEqual(['GET 401', 'GET 401']);
+      expect(prod.authFailures).toEqual(['the role has no access entry', 'the role has no access entry']);
+      expect(credentialCalls).toBe(2);
+    });
+  });
+
+  it("names the cluster when its API server's certificate is not signed by the CA DescribeCluster returned", async () => {
+    await prod.presentCertificate('foreign-ca');
+    const error = await failureOf((await access().clientFor('prod-eks')).getDeployment('shop', 'web'));
+    expect(error).toBeInstanceOf(KubernetesTlsMismatch);
+    expect(error.message).toContain(
+      `the certificate of the API server at ${prod.endpoint} is not signed by the CA DescribeCluster returned for EKS cluster prod-eks (`,
+    );
+    expect(prod.requests).toHaveLength(0);
+  });
+
+  it.each(['us-iso-east-1', 'us-isob-east-1', 'eu-isoe-west-1'])(
+    'in %s, a partition the token does not support, refuses by name before sending anything',
+    async (region) => {
+      const clusters = createClusterAccess({
+        eks: new EKSClient({ region: REGION }),
+        region,
+        credentials: async () => CREDENTIALS,
+        timeoutMs: 2000,
+        placement: 'outside-vpc',
+      });
+      const error = await failureOf((await clusters.clientFor('prod-eks')).getDeployment('shop', 'web'));
+      expect(error).toBeInstanceOf(UnsupportedPartition);
+      expect(error.message).toMatch(
+        new RegExp(`^Region ${region} is not in a partition the EKS token supports`),
+      );
+      expect(prod.requests).toHaveLength(0);
+    },
+  );
 
   it('refuses a cluster that is not ACTIVE with ClusterUnavailable naming its status', async () => {
     eksMock

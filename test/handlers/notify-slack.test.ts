@@ -322,13 +322,13 @@ describe('notifySlack retries', () => {
     expect(receiver.messages).toHaveLength(1);
   });
 
-  it('gives up at once when Retry-After is beyond the wait budget', async () => {
+  it('gives up at once when Retry-After is beyond the wait budget, naming it SlackRateLimited for the workflow', async () => {
     const { waits, sleep } = recordingSleep();
     receiver.respondWith([{ status: 429, retryAfter: 30 }]);
 
     const error = await failureOf(notify({ sleep }));
 
-    expect(error.name).toBe('SlackUnavailable');
+    expect(error.name).toBe('SlackRateLimited');
     expect(error.message).toContain('after 1 attempt, last: HTTP 429');
     expect(error.message).toContain('8000 ms budget');
     expect(waits).toEqual([]);
@@ -534,7 +534,7 @@ describe('the webhook URL is a credential', () => {
 
     const logs = output.join('');
     expect(errors.map((error) => error.name)).toEqual([
-      'SlackUnavailable',
+      'SlackRateLimited',
       'SlackUnavailable',
       'SlackRejected',
       'SlackUnavailable',

@@ -16,6 +16,8 @@ const request = (overrides: Partial<AcquireRequest> = {}): AcquireRequest => ({
   now: new Date('2026-11-22T03:00:00Z'),
   lockTtlSeconds: 1_500,
   cooldownSeconds: 1_800,
+  // Every holder still runs unless a test says otherwise.
+  holderIsRunning: () => Promise.resolve(true),
   ...overrides,
 });
 const at = (iso: string) => new Date(iso);
@@ -28,6 +30,41 @@ afterAll(() => account.close());
 beforeEach(() => account.clearTable(TABLE));
 
 describe('the workload lock', () => {
+  it('is taken again by the execution that holds it: a retried Prepare proceeds, it is no duplicate', async () => {
+    expect(await lock.acquireForRollback(request())).toEqual({ acquired: true });
+    // Step Functions retries Prepare after an attempt that took the lock (Lambda.SdkClientException).
+    expect(await lock.acquireForRollback(request())).toEqual({ acquired: true });
+  });
+
+  it('takes over at once a lock whose holder execution has ended, and says from whom', async () => {
+    await lock.acquireForRollback(request());
+    const ended = new Set(['execution-a']);
+    const takeover = await lock.acquireForRollback(
+      request({
+        executionId: 'execution-b',
+        eventId: 'event-b',
+        holderIsRunning: (arn) => Promise.resolve(!ended.has(arn)),
+      }),
+    );
+    expect(takeover).toEqual({ acquired: true, takenOverFrom: 'execution-a' });
+    // The new holder is execution-b: a third alarm is refused while it runs.
+    const third = await lock.acquireForRollback(request({ executionId: 'execution-c', eventId: 'event-c' }));
+    expect(third.acquired === false && third.detail).toContain('execution-b');
+  });
+
+  it('checks without writing: a shadow run sees the guards but takes nothing', async () => {
+    expect(await lock.checkForRollback(request())).toEqual({ acquired: true });
+    expect(
+      await lock.acquireForRollback(request({ executionId: 'execution-b', eventId: 'event-b' })),
+    ).toEqual({
+      acquired: true,
+    });
+    expect(await lock.checkForRollback(request())).toMatchObject({
+      acquired: false,
+      reason: 'rollback-in-progress',
+    });
+  });
+
   it('is taken by the first rollback and refused to a second alarm while held', async () => {
     expect(await lock.acquireForRollback(request())).toEqual({ acquired: true });
     const second = await lock.acquireForRollback(request({ executionId: 'execution-b', eventId: 'event-b' }));

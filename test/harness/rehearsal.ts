@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { fileURLToPath } from 'node:url';
 import { notifySlackFunction } from '../../lambdas/notify/functions';
-import type { RunbookFunctionTable } from '../../lambdas/shared/function-table';
+import type { RunbookFunctionEntry, RunbookFunctionTable } from '../../lambdas/shared/function-table';
 import type { EksCluster } from '../../lib/config/shared';
 import { startKubernetesApiServer, type SimulatedKubernetesApi } from './kubernetes/server';
 import { ACCOUNT, REGION, SimulatedAccount } from './simulated-account';
 import { startSlackReceiver, type SlackReceiver } from './slack-receiver';
+import { advanceVirtualClock, installVirtualClock, uninstallVirtualClock } from './virtual-clock';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 export const LOCK_TABLE = 'platform-runbooks-locks';
@@ -99,8 +100,8 @@ export interface RunOptions {
 /**
  * A runbook, offline: the real ASL file executed by aws-local-stepfunctions, its Task states bound to the real
  * handler modules of its function table, AWS reached through the simulated account, Kubernetes through a
- * simulated API server per configured cluster over HTTPS, Slack through a real HTTP receiver. Waits and retry
- * pauses run at zero.
+ * simulated API server per configured cluster over HTTPS, Slack through a real HTTP receiver. Retry pauses
+ * run at zero; Waits take no real time but move the virtual clock on by their duration (virtual-clock.ts).
  */
 export class Rehearsal<C extends RehearsalConfig = RehearsalConfig> {
   private executions = 0;
@@ -121,6 +122,7 @@ export class Rehearsal<C extends RehearsalConfig = RehearsalConfig> {
     config: C = runbook.defaultConfig(),
   ): Promise<Rehearsal<C>> {
     const deployment = runbook.deployment(config);
+    installVirtualClock();
     const account = await SimulatedAccount.start(LOCK_TABLE);
     const slack = await startSlackReceiver();
     account.secrets.set(WEBHOOK_SECRET, slack.url);
@@ -186,6 +188,14 @@ export class Rehearsal<C extends RehearsalConfig = RehearsalConfig> {
     return api;
   }
 
+  /** The deployed handler of a function table entry, for an override that wraps it (a lost answer, say). */
+  handlerOf(entry: RunbookFunctionEntry): TaskOverride {
+    const handler = this.handlers.get(functionArn(entry.serviceName));
+    if (!handler)
+      throw new Error(`${entry.serviceName} is not a function of the ${this.runbook.name} rehearsal`);
+    return (input) => handler(input);
+  }
+
   /** A scenario of this runbook by name, or an error that lists them. */
   scenario(name: string): Scenario<C> {
     const scenario = this.runbook.scenarios.find((candidate) => candidate.name === name);
@@ -231,7 +241,17 @@ export class Rehearsal<C extends RehearsalConfig = RehearsalConfig> {
     const waitTimeOverrides: Record<string, number> = {};
     const retryIntervalOverrides: Record<string, number> = {};
     forEachState(this.definition, (name, state) => {
-      if (state.Type === 'Wait') waitTimeOverrides[name] = 0;
+      if (state.Type === 'Wait') {
+        // Read by the executor each time the Wait runs: the clock moves on by the wait, no real time passes.
+        const seconds = waitSeconds(name, state, this.definition);
+        Object.defineProperty(waitTimeOverrides, name, {
+          enumerable: true,
+          get: () => {
+            advanceVirtualClock(seconds);
+            return 0;
+          },
+        });
+      }
       if (Array.isArray(state.Retry)) retryIntervalOverrides[name] = 0;
       if (state.Type !== 'Task') return;
       const resource = String(state.Resource);
@@ -269,6 +289,7 @@ export class Rehearsal<C extends RehearsalConfig = RehearsalConfig> {
       };
     });
 
+    this.account.executionStatuses.set(executionArn, 'RUNNING');
     const execution = this.machine.run(event as RunParameters[0], {
       overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
       context: {
@@ -310,7 +331,9 @@ export class Rehearsal<C extends RehearsalConfig = RehearsalConfig> {
     try {
       const output = await execution.result;
       result = { status: 'SUCCEEDED', output, states, lambdaInvocations: invocations, timeline, startedAt };
+      this.account.executionStatuses.set(executionArn, 'SUCCEEDED');
     } catch (error) {
+      this.account.executionStatuses.set(executionArn, 'FAILED');
       const cause = (error as { cause?: Error }).cause ?? (error as Error);
       result = {
         status: 'FAILED',
@@ -368,7 +391,35 @@ export class Rehearsal<C extends RehearsalConfig = RehearsalConfig> {
     await this.slack.close();
     for (const api of this.kubernetes.values()) await api.close();
     await this.account.close();
+    uninstallVirtualClock();
   }
+}
+
+/**
+ * How long a Wait state waits: its `Seconds`, or for `SecondsPath: $.settings.<key>` the number a Pass
+ * state's `settings.<key>.$: States.StringToJson('<n>')` parses from its substitution (the runbooks'
+ * convention for timings). Anything else is refused, so a rehearsal never silently waits zero.
+ */
+function waitSeconds(
+  name: string,
+  state: Record<string, unknown>,
+  definition: Record<string, unknown>,
+): number {
+  if (typeof state.Seconds === 'number') return state.Seconds;
+  const key = /^\$\.settings\.(\w+)$/.exec(String(state.SecondsPath))?.[1];
+  let found: number | undefined;
+  forEachState(definition, (_name, candidate) => {
+    const settings = (candidate.Parameters as { settings?: Record<string, unknown> } | undefined)?.settings;
+    const expression = key === undefined ? undefined : settings?.[`${key}.$`];
+    const literal = /^States\.StringToJson\('(\d+)'\)$/.exec(String(expression))?.[1];
+    if (literal !== undefined) found = Number(literal);
+  });
+  if (found === undefined || !Number.isFinite(found)) {
+    throw new Error(
+      `Wait state ${name}: cannot tell how long it waits (Seconds, or SecondsPath $.settings.<key>)`,
+    );
+  }
+  return found;
 }
 
 /** A Lambda failure as Step Functions sees it: Error is the errorType, Cause the JSON error document. */

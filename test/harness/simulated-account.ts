@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { DescribeClusterCommand, EKSClient, ResourceNotFoundException } from '@aws-sdk/client-eks';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import dynalite from 'dynalite';
@@ -30,8 +31,11 @@ export interface SimulatedAlarm {
   state: AlarmState;
   updatedAt: Date;
   tags: Record<string, string>;
-  /** The state it moves to after `afterReads` more DescribeAlarms calls (the workload recovering). */
-  transition?: { to: AlarmState; afterReads: number };
+  /**
+   * The state it moves to after `afterReads` more DescribeAlarms calls (the workload recovering), or
+   * `DELETED`: someone deletes it then.
+   */
+  transition?: { to: AlarmState | 'DELETED'; afterReads: number };
 }
 
 export interface PublishedEvent {
@@ -98,6 +102,11 @@ export class SimulatedAccount {
   readonly alarms = new Map<string, SimulatedAlarm>();
   readonly clusters = new Map<string, { endpoint: string; caData: string; status: string }>();
   readonly secrets = new Map<string, string>();
+  /** Step Functions' view of each execution: the rehearsal marks its runs; a scenario may add ended ones. */
+  readonly executionStatuses = new Map<
+    string,
+    'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED'
+  >();
   readonly events: PublishedEvent[] = [];
   readonly pages: Page[] = [];
   readonly calls: Array<{ at: number; service: string; operation: string }> = [];
@@ -300,8 +309,13 @@ export class SimulatedAccount {
           if (!alarm) return [];
           if (alarm.transition) {
             alarm.transition.afterReads -= 1;
-            if (alarm.transition.afterReads <= 0) {
-              alarm.state = alarm.transition.to;
+            const { to, afterReads } = alarm.transition;
+            if (afterReads <= 0) {
+              if (to === 'DELETED') {
+                this.alarms.delete(name);
+                return [];
+              }
+              alarm.state = to;
               alarm.updatedAt = new Date();
               delete alarm.transition;
             }
@@ -359,7 +373,14 @@ export class SimulatedAccount {
       if (value === undefined) throw new SimulatedServiceError('ResourceNotFoundException', 'client');
       return { SecretString: value, Name: input.SecretId };
     });
-    this.mocks.push(cloudwatch, eks, secrets);
+    const sfn = mockClient(SFNClient);
+    sfn.on(DescribeExecutionCommand).callsFake((input: { executionArn?: string }) => {
+      this.record('states', 'DescribeExecution');
+      const status = this.executionStatuses.get(input.executionArn ?? '');
+      if (status === undefined) throw new SimulatedServiceError('ExecutionDoesNotExist', 'client');
+      return { executionArn: input.executionArn, status };
+    });
+    this.mocks.push(cloudwatch, eks, secrets, sfn);
   }
 
   private record(service: string, operation: string): void {

@@ -1,17 +1,28 @@
+import { App, Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
-import { beforeAll, describe, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { EksRunbookAccess } from '../../lib/eks-runbook-access';
 import { arnOf, idOf } from './helpers';
 import { exampleConfig, synth, type Synthesized } from './synth';
 
-const editPolicy = {
-  'Fn::Join': [
-    '',
-    ['arn:', { Ref: 'AWS::Partition' }, ':eks::aws:cluster-access-policy/AmazonEKSEditPolicy'],
-  ],
-};
+const accessPolicy = (name: string) => ({
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:eks::aws:cluster-access-policy/${name}`]],
+});
 
-describe('the Kubernetes access', () => {
+interface AccessEntry {
+  Properties: {
+    ClusterName: string;
+    PrincipalArn: unknown;
+    Type: string;
+    AccessPolicies: unknown;
+    KubernetesGroups?: unknown;
+  };
+  DependsOn?: string[];
+}
+
+describe('the Kubernetes access of the rollback steps', () => {
   let synthesized: Synthesized;
+  let entries: AccessEntry[];
   beforeAll(() => {
     const raw = exampleConfig();
     raw.eksClusters = [
@@ -19,53 +30,114 @@ describe('the Kubernetes access', () => {
       { name: 'prod_eks_2', namespaces: ['search'] },
     ];
     synthesized = synth(raw);
+    entries = Object.values(synthesized.template.findResources('AWS::EKS::AccessEntry')) as AccessEntry[];
   });
 
-  it('gives the shared role a STANDARD access entry in each configured cluster', () => {
-    const role = arnOf(idOf(synthesized, synthesized.stack.eksAccess.role));
-    synthesized.template.resourceCountIs('AWS::EKS::AccessEntry', 2);
-    for (const clusterName of ['prod-eks', 'prod_eks_2']) {
-      synthesized.template.hasResourceProperties('AWS::EKS::AccessEntry', {
-        ClusterName: clusterName,
-        PrincipalArn: role,
-        Type: 'STANDARD',
-        KubernetesGroups: Match.absent(),
-      });
-    }
-  });
+  /** prepare and rollout status read; only undo writes. */
+  const steps = () => {
+    const { rollback } = synthesized;
+    return [
+      {
+        name: 'prepare',
+        access: rollback.prepareAccess,
+        fn: rollback.prepareFunction,
+        policy: 'AmazonEKSViewPolicy',
+      },
+      { name: 'undo', access: rollback.undoAccess, fn: rollback.undoFunction, policy: 'AmazonEKSEditPolicy' },
+      {
+        name: 'rollout status',
+        access: rollback.rolloutStatusAccess,
+        fn: rollback.rolloutStatusFunction,
+        policy: 'AmazonEKSViewPolicy',
+      },
+    ];
+  };
 
-  it('associates AmazonEKSEditPolicy scoped to the namespaces configured for that cluster', () => {
-    synthesized.template.hasResourceProperties('AWS::EKS::AccessEntry', {
-      ClusterName: 'prod-eks',
-      AccessPolicies: [
-        { PolicyArn: editPolicy, AccessScope: { Type: 'namespace', Namespaces: ['checkout', 'payments'] } },
-      ],
-    });
-    synthesized.template.hasResourceProperties('AWS::EKS::AccessEntry', {
-      ClusterName: 'prod_eks_2',
-      AccessPolicies: [{ PolicyArn: editPolicy, AccessScope: { Type: 'namespace', Namespaces: ['search'] } }],
-    });
-  });
-
-  it('is the role the Kubernetes-touching functions run as', () => {
-    const role = arnOf(idOf(synthesized, synthesized.stack.eksAccess.role));
-    for (const service of ['rollback-prepare', 'rollback-undo', 'rollback-rollout-status']) {
+  it('gives each Kubernetes step its own role, and no other function one of them', () => {
+    const roles = steps().map((step) => idOf(synthesized, step.access.role));
+    expect(new Set(roles).size).toBe(3);
+    for (const step of steps()) {
       synthesized.template.hasResourceProperties('AWS::Lambda::Function', {
-        Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: service }) },
-        Role: role,
+        Environment: {
+          Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: step.fn.definition.serviceName }),
+        },
+        Role: arnOf(idOf(synthesized, step.access.role)),
       });
+    }
+    const users = Object.values(synthesized.template.findResources('AWS::Lambda::Function')).filter((fn) =>
+      roles.includes((fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]),
+    );
+    expect(users).toHaveLength(3);
+  });
+
+  it('creates one STANDARD access entry per step and cluster, with no Kubernetes groups', () => {
+    expect(entries).toHaveLength(6);
+    for (const step of steps()) {
+      const own = entries.filter(
+        (entry) =>
+          JSON.stringify(entry.Properties.PrincipalArn) ===
+          JSON.stringify(arnOf(idOf(synthesized, step.access.role))),
+      );
+      expect(own.map((entry) => entry.Properties.ClusterName).sort(), step.name).toEqual([
+        'prod-eks',
+        'prod_eks_2',
+      ]);
+      for (const entry of own) {
+        expect(entry.Properties.Type).toBe('STANDARD');
+        expect(entry.Properties.KubernetesGroups).toBeUndefined();
+      }
     }
   });
 
-  it('is assumed by Lambda only', () => {
-    synthesized.template.hasResourceProperties('AWS::IAM::Role', {
-      AssumeRolePolicyDocument: {
+  it('associates view for prepare and rollout status, edit for undo, scoped to the namespaces of each cluster', () => {
+    for (const step of steps()) {
+      const principal = arnOf(idOf(synthesized, step.access.role));
+      synthesized.template.hasResourceProperties('AWS::EKS::AccessEntry', {
+        ClusterName: 'prod-eks',
+        PrincipalArn: principal,
+        AccessPolicies: [
+          {
+            PolicyArn: accessPolicy(step.policy),
+            AccessScope: { Type: 'namespace', Namespaces: ['checkout', 'payments'] },
+          },
+        ],
+      });
+      synthesized.template.hasResourceProperties('AWS::EKS::AccessEntry', {
+        ClusterName: 'prod_eks_2',
+        PrincipalArn: principal,
+        AccessPolicies: [
+          {
+            PolicyArn: accessPolicy(step.policy),
+            AccessScope: { Type: 'namespace', Namespaces: ['search'] },
+          },
+        ],
+      });
+    }
+    const edits = entries.filter((entry) =>
+      JSON.stringify(entry.Properties.AccessPolicies).includes('AmazonEKSEditPolicy'),
+    );
+    expect(edits).toHaveLength(2);
+  });
+
+  it('creates each access entry only after the function that proves its role has propagated', () => {
+    for (const step of steps()) {
+      const principal = JSON.stringify(arnOf(idOf(synthesized, step.access.role)));
+      const own = entries.filter((entry) => JSON.stringify(entry.Properties.PrincipalArn) === principal);
+      expect(own).toHaveLength(2);
+      for (const entry of own) expect(entry.DependsOn, step.name).toContain(idOf(synthesized, step.fn));
+    }
+  });
+
+  it('gives roles assumed by Lambda only', () => {
+    const roles = synthesized.template.findResources('AWS::IAM::Role');
+    for (const step of steps()) {
+      expect(roles[idOf(synthesized, step.access.role)]?.Properties.AssumeRolePolicyDocument).toEqual({
         Statement: [
           { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } },
         ],
-      },
-      Description: Match.stringLikeRegexp('Kubernetes'),
-    });
+        Version: '2012-10-17',
+      });
+    }
   });
 
   it('tells the prepare function which clusters and namespaces it may act in', () => {
@@ -80,5 +152,18 @@ describe('the Kubernetes access', () => {
         }),
       },
     });
+  });
+});
+
+describe('an EksRunbookAccess', () => {
+  it('fails synth when nothing orders its access entries after the function that uses its role', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Unordered');
+    new EksRunbookAccess(stack, 'Access', {
+      accessLevel: 'view',
+      description: 'a step that forgot createEntriesAfter',
+      clusters: [{ name: 'prod-eks', namespaces: ['checkout'] }],
+    });
+    expect(() => app.synth()).toThrow(/call createEntriesAfter\(fn\)/);
   });
 });

@@ -1,7 +1,20 @@
 import { Match } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { alarmArn, arnOf, idOf, localArn, present, ref } from './helpers';
-import { asArray, exampleConfig, policyStatements, synth, type Synthesized } from './synth';
+import { asArray, exampleConfig, policyStatements, synth, type Statement, type Synthesized } from './synth';
+
+/** JSON with object keys sorted, so equal statements compare equal whatever their key order. */
+const canonical = (value: unknown): string =>
+  JSON.stringify(value, (_key, inner: unknown) =>
+    inner && typeof inner === 'object' && !Array.isArray(inner)
+      ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => a.localeCompare(b)))
+      : inner,
+  );
+
+/** Statements in a stable order, to compare sets of them. */
+const sorted = (statements: Statement[]) =>
+  [...statements].sort((a, b) => canonical(a).localeCompare(canonical(b)));
 
 /** Actions AWS defines no resource type for (or, for DescribeAlarms, that need "*" to see composite alarms). */
 const UNSCOPABLE = new Set([
@@ -22,13 +35,22 @@ const UNSCOPABLE = new Set([
 
 describe('the runbooks permissions', () => {
   let synthesized: Synthesized;
-  let roleIds: { kubernetes: string; notifier: string; alarmStatus: string; stateMachine: string };
+  let roleIds: {
+    prepare: string;
+    undo: string;
+    rolloutStatus: string;
+    notifier: string;
+    alarmStatus: string;
+    stateMachine: string;
+  };
   beforeAll(() => {
     synthesized = synth();
     const { rollback } = synthesized;
-    const { eksAccess, slackNotifier } = synthesized.stack;
+    const { slackNotifier } = synthesized.stack;
     roleIds = {
-      kubernetes: idOf(synthesized, eksAccess.role),
+      prepare: idOf(synthesized, rollback.prepareAccess.role),
+      undo: idOf(synthesized, rollback.undoAccess.role),
+      rolloutStatus: idOf(synthesized, rollback.rolloutStatusAccess.role),
       notifier: idOf(synthesized, slackNotifier.role),
       alarmStatus: idOf(synthesized, rollback.alarmStatusRole),
       stateMachine: idOf(synthesized, rollback.workflow.stateMachine.role),
@@ -45,6 +67,12 @@ describe('the runbooks permissions', () => {
         ]),
       },
     });
+
+  /** Every statement of the policies attached to the role. */
+  const statementsOf = (roleId: string): Statement[] =>
+    Object.values(synthesized.template.findResources('AWS::IAM::Policy'))
+      .filter((policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([ref(roleId)]))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
 
   /** Every action the role's policies allow, flattened. */
   const actionsOf = (roleId: string): string[] =>
@@ -75,50 +103,76 @@ describe('the runbooks permissions', () => {
     synthesized.template.allResourcesProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent() });
   });
 
-  describe('the shared Kubernetes role (prepare, undo, rollout status)', () => {
-    it('describes exactly the configured clusters', () => {
-      expectGrant(roleIds.kubernetes, 'eks:DescribeCluster', localArn('eks', 'cluster/prod-eks'));
-    });
+  describe('the Kubernetes steps, each with its own role', () => {
+    const clusterArn = () => localArn('eks', 'cluster/prod-eks');
+    const tableArn = () => arnOf(idOf(synthesized, synthesized.stack.lockTable.table));
+    /** What every Kubernetes step's role needs: find its cluster, write its own logs, trace. */
+    const base = (fn: { logGroup: IConstruct }): Statement[] => [
+      { Action: 'eks:DescribeCluster', Effect: 'Allow', Resource: clusterArn() },
+      { Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Effect: 'Allow', Resource: '*' },
+      {
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Effect: 'Allow',
+        Resource: arnOf(idOf(synthesized, fn.logGroup)),
+      },
+    ];
 
-    it('reads and updates items of the lock table only', () => {
-      expectGrant(
-        roleIds.kubernetes,
-        ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-        arnOf(idOf(synthesized, synthesized.stack.lockTable.table)),
+    it("prepare: finds the cluster, takes the lock, reads the alarms, their tags and the lock holder's execution, nothing else", () => {
+      const { rollback } = synthesized;
+      expect(sorted(statementsOf(roleIds.prepare))).toEqual(
+        sorted([
+          ...base(rollback.prepareFunction),
+          {
+            Sid: 'LockAndCooldown',
+            Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+            Effect: 'Allow',
+            Resource: tableArn(),
+          },
+          {
+            Sid: 'ReadRollbackTargetTags',
+            Action: 'cloudwatch:ListTagsForResource',
+            Effect: 'Allow',
+            Resource: [
+              alarmArn('checkout-api-5xx-rate'),
+              alarmArn('payments-worker-error-rate'),
+              alarmArn('rollback-*'),
+            ],
+          },
+          { Sid: 'ReadAlarms', Action: 'cloudwatch:DescribeAlarms', Effect: 'Allow', Resource: '*' },
+          {
+            Sid: 'ReadLockHolderExecutions',
+            Action: 'states:DescribeExecution',
+            Effect: 'Allow',
+            Resource: localArn('states', 'execution:platform-runbooks-prod-*:*'),
+          },
+        ]),
       );
     });
 
-    it('reads the tags of the mapped alarms and of the alarms named with a discovery prefix', () => {
-      expectGrant(roleIds.kubernetes, 'cloudwatch:ListTagsForResource', [
-        alarmArn('checkout-api-5xx-rate'),
-        alarmArn('payments-worker-error-rate'),
-        alarmArn('rollback-*'),
-      ]);
-    });
-
-    it('writes to the log group of each of its functions', () => {
+    it('undo: finds the cluster and records the rollback with an UpdateItem, never reading the lock', () => {
       const { rollback } = synthesized;
-      for (const fn of [rollback.prepareFunction, rollback.undoFunction, rollback.rolloutStatusFunction]) {
-        expectGrant(
-          roleIds.kubernetes,
-          ['logs:CreateLogStream', 'logs:PutLogEvents'],
-          arnOf(idOf(synthesized, fn.logGroup)),
-        );
-      }
+      expect(sorted(statementsOf(roleIds.undo))).toEqual(
+        sorted([
+          ...base(rollback.undoFunction),
+          { Sid: 'RecordRollback', Action: 'dynamodb:UpdateItem', Effect: 'Allow', Resource: tableArn() },
+        ]),
+      );
     });
 
-    it('can do nothing else', () => {
-      expect(new Set(actionsOf(roleIds.kubernetes))).toEqual(
-        new Set([
-          'xray:PutTraceSegments',
-          'xray:PutTelemetryRecords',
-          'eks:DescribeCluster',
-          'logs:CreateLogStream',
-          'logs:PutLogEvents',
-          'dynamodb:GetItem',
-          'dynamodb:UpdateItem',
-          'cloudwatch:ListTagsForResource',
-        ]),
+    it('rollout status: only finds the cluster, and writes its logs and traces', () => {
+      expect(sorted(statementsOf(roleIds.rolloutStatus))).toEqual(
+        sorted(base(synthesized.rollback.rolloutStatusFunction)),
+      );
+    });
+
+    it('start their functions only once the step permissions exist', () => {
+      const { rollback } = synthesized;
+      const functions = synthesized.template.findResources('AWS::Lambda::Function');
+      expect(functions[idOf(synthesized, rollback.prepareFunction)]?.DependsOn).toContain(
+        idOf(synthesized, rollback.preparePolicy),
+      );
+      expect(functions[idOf(synthesized, rollback.undoFunction)]?.DependsOn).toContain(
+        idOf(synthesized, rollback.undoPolicy),
       );
     });
   });
@@ -268,6 +322,44 @@ describe('the runbooks permissions', () => {
         asArray(statement.Action).some((action) => action.startsWith('kms:')),
       );
       expect(kms).toEqual([]);
+    });
+  });
+
+  describe('with an existing on-call topic encrypted with a customer managed key', () => {
+    const topicArn = 'arn:aws:sns:eu-west-1:123456789012:pagerduty-platform';
+    const keyArn = 'arn:aws:kms:eu-west-1:123456789012:key/1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d';
+    let existing: Synthesized;
+    beforeAll(() => {
+      const raw = exampleConfig();
+      raw.onCall = { existingTopicArn: topicArn, existingTopicKeyArn: keyArn };
+      existing = synth(raw);
+    });
+
+    it('lets the state machine use exactly that key, and nothing else any key', () => {
+      const smRole = idOf(existing, existing.rollback.workflow.stateMachine.role);
+      const kms = policyStatements(existing.template).filter(({ statement }) =>
+        asArray(statement.Action).some((action) => action.startsWith('kms:')),
+      );
+      expect(kms).toEqual([
+        {
+          policy: idOf(existing, existing.rollback.workflow.policy),
+          statement: {
+            Sid: 'EncryptPages',
+            Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+            Effect: 'Allow',
+            Resource: keyArn,
+          },
+        },
+      ]);
+      existing.template.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyName: Match.anyValue(),
+        Roles: [ref(smRole)],
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'EncryptPages' })]) },
+      });
+      // Imported, not created: the stack cannot change that key's policy (the README says what it needs).
+      expect(Object.keys(existing.template.findResources('AWS::KMS::Key'))).toEqual([
+        idOf(existing, existing.stack.logs.key),
+      ]);
     });
   });
 

@@ -96,6 +96,8 @@ describe('VPC placement', () => {
         eks: 'Interface',
         monitoring: 'Interface',
         secretsmanager: 'Interface',
+        // prepare asks Step Functions whether a lock holder's execution still runs.
+        states: 'Interface',
         xray: 'Interface',
       });
       for (const endpoint of Object.values(resources(synthesized, 'AWS::EC2::VPCEndpoint'))) {
@@ -118,12 +120,14 @@ describe('VPC placement', () => {
       const policyId = idOf(synthesized, network.networkInterfacePolicy);
       const policy = present(resources(synthesized, 'AWS::IAM::Policy')[policyId], 'the ENI policy');
       const roles = (policy.Properties.Roles as { Ref: string }[]).map((role) => role.Ref).sort();
-      const { rollback, slackNotifier, eksAccess } = synthesized.stack;
+      const { rollback } = synthesized;
       expect(roles).toEqual(
         [
-          idOf(synthesized, eksAccess.role),
-          idOf(synthesized, rollback?.alarmStatusRole ?? eksAccess.role),
-          idOf(synthesized, slackNotifier.role),
+          idOf(synthesized, rollback.prepareAccess.role),
+          idOf(synthesized, rollback.undoAccess.role),
+          idOf(synthesized, rollback.rolloutStatusAccess.role),
+          idOf(synthesized, rollback.alarmStatusRole),
+          idOf(synthesized, synthesized.stack.slackNotifier.role),
         ].sort(),
       );
       for (const fn of Object.values(resources(synthesized, 'AWS::Lambda::Function'))) {
@@ -157,7 +161,13 @@ describe('VPC placement', () => {
     });
 
     it('creates no Secrets Manager endpoint, since only the notifier reads a secret', () => {
-      expect(Object.keys(endpoints(synthesized)).sort()).toEqual(['dynamodb', 'eks', 'monitoring', 'xray']);
+      expect(Object.keys(endpoints(synthesized)).sort()).toEqual([
+        'dynamodb',
+        'eks',
+        'monitoring',
+        'states',
+        'xray',
+      ]);
     });
   });
 

@@ -27,6 +27,16 @@ const variants: [string, () => Record<string, unknown>][] = [
     }),
   ],
   [
+    'an existing on-call topic encrypted with its own key',
+    () => ({
+      ...exampleConfig(),
+      onCall: {
+        existingTopicArn: 'arn:aws:sns:eu-west-1:123456789012:pagerduty',
+        existingTopicKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d',
+      },
+    }),
+  ],
+  [
     'mapped alarms only, two clusters, an account and a region',
     () => {
       const raw = exampleConfig();

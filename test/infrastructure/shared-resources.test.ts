@@ -3,7 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config/load';
 import { RunbooksStack } from '../../lib/runbooks-stack';
-import { arnOf, idOf, present, ref } from './helpers';
+import { alarmArn, arnOf, idOf, present, ref } from './helpers';
 import { exampleConfig, synth, type Synthesized } from './synth';
 
 describe('the resources the runbooks share', () => {
@@ -21,7 +21,7 @@ describe('the resources the runbooks share', () => {
     });
   });
 
-  it('page on-call through a topic encrypted with a rotated key, that refuses plain HTTP and mails on-call', () => {
+  it('page on-call through a topic encrypted with a rotated key, that mails on-call', () => {
     const { onCall } = synthesized.stack;
     const topicId = idOf(synthesized, onCall.topic);
     synthesized.template.hasResourceProperties('AWS::SNS::Topic', {
@@ -29,23 +29,51 @@ describe('the resources the runbooks share', () => {
       KmsMasterKeyId: arnOf(idOf(synthesized, present(onCall.key, 'the on-call topic key'))),
     });
     synthesized.template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
-    synthesized.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
-      Topics: [ref(topicId)],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Effect: 'Deny',
-            Action: 'sns:Publish',
-            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-          }),
-        ]),
-      },
-    });
     synthesized.template.hasResourceProperties('AWS::SNS::Subscription', {
       TopicArn: ref(topicId),
       Protocol: 'email',
       Endpoint: 'oncall@example.com',
     });
+  });
+
+  it("let this account's alarms publish to the topic, and refuse anyone publishing without TLS", () => {
+    const topic = ref(idOf(synthesized, synthesized.stack.onCall.topic));
+    const policies = Object.values(synthesized.template.findResources('AWS::SNS::TopicPolicy'));
+    expect(policies).toHaveLength(1);
+    // A topic policy replaces SNS's default one: these two statements are all the topic allows and denies.
+    expect(policies[0]?.Properties).toEqual({
+      Topics: [topic],
+      PolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'AllowPublishThroughSSLOnly',
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 'sns:Publish',
+            Resource: topic,
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+          {
+            Sid: 'AllowCloudWatchAlarmsOfThisAccountToPublish',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Resource: topic,
+            Condition: {
+              StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+              ArnLike: { 'aws:SourceArn': alarmArn('*') },
+            },
+          },
+        ],
+      },
+    });
+  });
+
+  it('archive lifecycle events without an empty KMS key, which some regions refuse', () => {
+    const archives = Object.values(synthesized.template.findResources('AWS::Events::Archive'));
+    expect(archives).toHaveLength(1);
+    for (const archive of archives) expect(archive.Properties).not.toHaveProperty('KmsKeyIdentifier');
   });
 
   it('let CloudWatch alarms of this account use the topic key', () => {
@@ -98,6 +126,28 @@ describe('the resources the runbooks share', () => {
     existing.template.allResourcesProperties('AWS::CloudWatch::Alarm', {
       AlarmActions: ['arn:aws:sns:eu-west-1:123456789012:pagerduty-platform'],
     });
+  });
+});
+
+describe('the on-call topic key in the configuration', () => {
+  const keyArn = 'arn:aws:kms:eu-west-1:123456789012:key/1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d';
+
+  it('is refused without an existing topic, naming the field', () => {
+    const raw = { ...exampleConfig(), onCall: { existingTopicKeyArn: keyArn } };
+    expect(() => parseConfig(raw, 'test')).toThrow(
+      /onCall\.existingTopicKeyArn: is used only with onCall\.existingTopicArn/,
+    );
+  });
+
+  it('must be a key ARN, not an alias', () => {
+    const raw = {
+      ...exampleConfig(),
+      onCall: {
+        existingTopicArn: 'arn:aws:sns:eu-west-1:123456789012:pagerduty-platform',
+        existingTopicKeyArn: 'arn:aws:kms:eu-west-1:123456789012:alias/pagerduty',
+      },
+    };
+    expect(() => parseConfig(raw, 'test')).toThrow(/onCall\.existingTopicKeyArn: must be a KMS key ARN/);
   });
 });
 

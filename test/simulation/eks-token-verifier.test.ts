@@ -143,6 +143,18 @@ describe('verifyEksToken', () => {
       );
     });
 
+    it("accepts a China region's token only for its amazonaws.com.cn STS host", async () => {
+      const china = { ...CLUSTER, region: 'cn-north-1' };
+      const token = await signed({ region: 'cn-north-1' });
+      expect(verifyEksToken(token, china, SIGNED_AT)).toBeUndefined();
+      const globalHost = rewritten(token, (url) => {
+        url.host = 'sts.cn-north-1.amazonaws.com';
+      });
+      expect(verifyEksToken(globalHost, china, SIGNED_AT)).toBe(
+        'token is for https://sts.cn-north-1.amazonaws.com/, not https://sts.cn-north-1.amazonaws.com.cn/',
+      );
+    });
+
     it('refuses a repeated query parameter and one outside the allow-list', async () => {
       const token = await signed();
       expect(verify(rewritten(token, (url) => url.searchParams.append('Action', 'GetCallerIdentity')))).toBe(

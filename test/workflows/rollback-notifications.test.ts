@@ -57,7 +57,7 @@ describe('the rollback’s Slack messages', () => {
 
     expect(succeeded).toMatch(/^✅ Rollback succeeded · prod · checkout\/checkout-api\n/);
     expect(succeeded).toMatch(
-      /\n⏱ alarm → patch \*\d+ s\* · rollout \*\d+ s\* · recovered after rollout \*\d+ s\* \(target 10 min\) ✅ · time to recovery \*\d+ s\*\n/,
+      /\n⏱ alarm → patch \*\d+ s\* · rollout \*\d+ s\* · recovered after rollout \*1 min\* \(target 10 min\) ✅ · time to recovery \*1 min \d+ s\*\n/,
     );
     expect(succeeded).toContain(`${workloadFacts}\n${changes}`);
     expect(succeeded).toContain(
@@ -153,5 +153,26 @@ describe('the rollback’s Slack messages', () => {
     expect(rejected).toMatch(/^⛔ Rollback rejected · prod — `InvalidAlarmEvent`\n/);
     expect(rejected).toContain('*Rejected because:* `InvalidAlarmEvent`\n*Cause:* ');
     expect(rejected).toContain('detail.state');
+  });
+});
+
+describe('when Slack rate-limits past the notifier budget', () => {
+  const succeeded = () => rehearsal.account.events.find((event) => event.detailType === 'RunbookSucceeded');
+
+  it('delivers the final summary late, on one retry a minute later, rather than never', async () => {
+    const result = await only('slack-rate-limited');
+    expect(result.status).toBe('SUCCEEDED');
+    // The progress message was lost; the summary's first attempt was refused, its retry delivered.
+    expect(rehearsal.slack.requests.map((request) => request.status)).toEqual([429, 429, 200]);
+    expect(messages()).toHaveLength(1);
+    expect(messages()[0]).toMatch(/Rollback succeeded/);
+    expect(succeeded()?.detail).toMatchObject({ slack: { delivered: true } });
+  });
+
+  it('says in the outcome that no summary reached Slack when every call is refused', async () => {
+    const result = await only('slack-rate-limited-always');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(messages()).toHaveLength(0);
+    expect(succeeded()?.detail).toMatchObject({ slack: { Error: 'SlackRateLimited' } });
   });
 });

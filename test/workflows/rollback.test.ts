@@ -72,7 +72,8 @@ describe('the rollback runbook', () => {
     expect(rehearsal.account.pages).toHaveLength(0);
     const item = await lock();
     expect(item?.holder).toBeUndefined();
-    expect(Number(item?.lastRollbackAt)).toBeGreaterThan(Date.now() / 1000 - 60);
+    // Recorded during this run: its waits moved the rehearsal clock on by the poll intervals only.
+    expect(Number(item?.lastRollbackAt)).toBeGreaterThan(Date.now() / 1000 - 15 * 60);
   });
 
   it('invokes at most two Lambda functions before the PATCH reaches the API server', async () => {
@@ -84,7 +85,9 @@ describe('the rollback runbook', () => {
 
   it('pages on-call when the alarm disappears, since recovery can then never be seen', async () => {
     const result = await only('alarm-deleted');
-    expect(result.error?.name).toBe('RollbackEscalated');
+    // Paged (or, for a malformed event, told Slack): it ends without failing, so no second page.
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.states.at(-1)).toBe('Escalated');
     expect(result.states).toContain('AlarmMissing');
     expect(checkoutImage()).toBe(CHECKOUT.images[1]);
     expect(rehearsal.account.pages).toHaveLength(1);
@@ -109,8 +112,9 @@ describe('the rollback runbook', () => {
 
   it('pages on-call when the alarm does not recover within the window, after having rolled back', async () => {
     const result = await only('no-recovery');
-    expect(result.status).toBe('FAILED');
-    expect(result.error?.name).toBe('RollbackEscalated');
+    // Paged (or, for a malformed event, told Slack): it ends without failing, so no second page.
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.states.at(-1)).toBe('Escalated');
     expect(result.states).toContain('NotRecovered');
     expect(checkoutImage()).toBe(CHECKOUT.images[1]);
     expect(rehearsal.account.pages).toHaveLength(1);
@@ -127,7 +131,9 @@ describe('the rollback runbook', () => {
 
   it('pages on-call when the rolled-back pods exceed their progress deadline', async () => {
     const result = await only('rollout-deadline-exceeded');
-    expect(result.error?.name).toBe('RollbackEscalated');
+    // Paged (or, for a malformed event, told Slack): it ends without failing, so no second page.
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.states.at(-1)).toBe('Escalated');
     expect(result.states).toContain('RolloutFailed');
     expect(rehearsal.account.pages).toHaveLength(1);
     const failed = rehearsal.account.events.find((event) => event.detailType === 'RunbookFailed');
@@ -143,6 +149,9 @@ describe('the rollback runbook', () => {
       ['no-previous-revision', 'no-previous-revision'],
       ['cooldown', 'cooldown'],
       ['canary-in-progress', 'canary-in-progress'],
+      ['alarm-already-ok', 'alarm-already-recovered'],
+      ['foreign-account', 'foreign-alarm'],
+      ['stale-event', 'stale-event'],
     ])('%s ends as a skip with reason %s', async (scenario, reason) => {
       const result = await only(scenario);
 
@@ -161,10 +170,57 @@ describe('the rollback runbook', () => {
       expect((await lock())?.holder).toBe('canary');
     });
 
+    it('reads the alarm after the event: an alarm already OK is not rolled back, and its lock is released', async () => {
+      await only('alarm-already-ok');
+      expect(checkoutImage()).toBe(CHECKOUT.images[2]);
+      expect((await lock())?.holder).toBeUndefined();
+      expect(JSON.stringify(rehearsal.account.events[0]?.detail)).toMatch(/is OK now/);
+    });
+
+    it("names the other account and this one when refusing another account's alarm", async () => {
+      await only('foreign-account');
+      expect(JSON.stringify(rehearsal.account.events[0]?.detail)).toMatch(
+        /account 999988887777 in eu-west-1; this runbook acts only on alarms of account 111122223333/,
+      );
+      // Refused before the lock: nothing was written for the workload.
+      expect(await lock()).toBeUndefined();
+    });
+
     it('releases the lock it took when a guard stops it after locking', async () => {
       await only('paused');
       expect((await lock())?.holder).toBeUndefined();
     });
+  });
+
+  it('fails only when its own page could not be delivered, so the ExecutionsFailed alarm pages instead', async () => {
+    const result = await only('page-not-delivered');
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.name).toBe('RollbackPageNotDelivered');
+    expect(rehearsal.account.pages).toHaveLength(0);
+    expect(eventTypes()).toContain('RunbookFailed');
+  });
+
+  it('rolls back exactly once when Prepare is retried after an attempt that took the lock', async () => {
+    const result = await only('prepare-retried');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.states).toContain('Succeeded');
+    expect(result.lambdaInvocations.filter((call) => call.name === 'rollback-prepare')).toHaveLength(2);
+    expect(patches(200)).toHaveLength(1);
+    expect(checkoutImage()).toBe(CHECKOUT.images[1]);
+    expect((await lock())?.holder).toBeUndefined();
+  });
+
+  it('takes over at once the lock of a run whose Prepare was killed, and says whose it was', async () => {
+    const result = await only('stale-lock');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(patches(200)).toHaveLength(1);
+    expect(checkoutImage()).toBe(CHECKOUT.images[1]);
+    expect(result.output).toMatchObject({
+      run: {
+        lock: { takenOverFrom: expect.stringContaining(':execution:platform-runbooks-rollback:killed-1') },
+      },
+    });
+    expect((await lock())?.holder).toBeUndefined();
   });
 
   it('re-reads and retries once when the PATCH meets a 409 Conflict', async () => {
@@ -176,7 +232,9 @@ describe('the rollback runbook', () => {
 
   it('gives up after a second 409, changes nothing and pages', async () => {
     const result = await only('conflict-twice');
-    expect(result.error?.name).toBe('RollbackEscalated');
+    // Paged (or, for a malformed event, told Slack): it ends without failing, so no second page.
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.states.at(-1)).toBe('Escalated');
     expect(result.states).toContain('UndoFailed');
     expect(patches(200)).toHaveLength(0);
     expect(checkoutImage()).toBe(CHECKOUT.images[2]);
@@ -188,8 +246,9 @@ describe('the rollback runbook', () => {
 
   it('pages without acting when the Kubernetes API times out', async () => {
     const result = await only('kubernetes-timeout');
-    expect(result.status).toBe('FAILED');
-    expect(result.error?.name).toBe('RollbackNotStarted');
+    // Paged (or, for a malformed event, told Slack): it ends without failing, so no second page.
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.states.at(-1)).toBe('PreparationFailed');
     expect(result.timeline.some((entry) => entry.text === '↻ retry Prepare')).toBe(true);
     expect(patches()).toHaveLength(0);
     expect(rehearsal.account.pages).toHaveLength(1);
@@ -232,14 +291,18 @@ describe('the rollback runbook', () => {
     expect(patches(200)).toHaveLength(1);
     const skipped = rehearsal.account.events.filter((event) => event.detailType === 'RunbookSkipped');
     expect(skipped).toHaveLength(1);
-    expect(skipped[0]?.detail).toMatchObject({ reason: 'rollback-in-progress' });
+    // Refused by the lock while the first runs, or by its cooldown once it has finished: never a second PATCH.
+    expect(['rollback-in-progress', 'cooldown']).toContain(
+      (skipped[0]?.detail as { reason?: string }).reason,
+    );
     expect(results.filter((result) => result.states.includes('Succeeded'))).toHaveLength(1);
   });
 
   it('rejects a malformed event with an error that names the field, and acts on nothing', async () => {
     const result = await only('malformed-event');
-    expect(result.status).toBe('FAILED');
-    expect(result.error?.name).toBe('InvalidAlarmEvent');
+    // Paged (or, for a malformed event, told Slack): it ends without failing, so no second page.
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.states.at(-1)).toBe('Rejected');
     expect(rehearsal.cluster().requests).toHaveLength(0);
     expect(await lock()).toBeUndefined();
     expect(slackTexts()[0]).toContain('detail.state');
@@ -247,7 +310,9 @@ describe('the rollback runbook', () => {
 
   it('pages without acting when the prepare function was deployed with an unusable setting', async () => {
     const result = await only('config-error');
-    expect(result.error?.name).toBe('RollbackNotStarted');
+    // Paged (or, for a malformed event, told Slack): it ends without failing, so no second page.
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.states.at(-1)).toBe('PreparationFailed');
     expect(rehearsal.cluster().requests).toHaveLength(0);
     expect(rehearsal.account.pages).toHaveLength(1);
     expect(slackTexts()[0]).toContain('COOLDOWN_SECONDS');

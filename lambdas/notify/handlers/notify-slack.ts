@@ -6,8 +6,9 @@ import { runbookReportSchema, type RunbookReport } from '../report';
 import { buildSlackMessage } from '../slack-message';
 import { postToSlack, type PostToSlackOptions } from '../slack-webhook';
 import { createWebhookUrlSource, type WebhookUrlSource } from '../webhook-url';
+import { awsClientOptions } from '../../aws/client-options';
 
-const secrets = new SecretsManagerClient({});
+const secrets = new SecretsManagerClient(awsClientOptions());
 const webhookUrl = createWebhookUrlSource({ secrets, secretId: requiredEnv('WEBHOOK_SECRET_ID') });
 const environment = requiredEnv('ENVIRONMENT_NAME');
 const dashboardUrl = process.env.DASHBOARD_URL || undefined;

@@ -4,8 +4,9 @@ import { performUndo, type UndoOutcome } from '../perform-undo';
 import { WorkloadLock } from '../../workload-lock/workload-lock';
 import { requiredEnv } from '../../shared/env';
 import { correlateWithExecution, logger } from '../../shared/logger';
+import { awsClientOptions } from '../../aws/client-options';
 
-const lock = new WorkloadLock(new DynamoDBClient({}), requiredEnv('LOCK_TABLE_NAME'));
+const lock = new WorkloadLock(new DynamoDBClient(awsClientOptions()), requiredEnv('LOCK_TABLE_NAME'));
 const kubernetes = clusterAccessFromEnvironment();
 
 export async function handler(event: { execution?: { id?: string } }): Promise<UndoOutcome> {

@@ -47,7 +47,8 @@ export function verifyEksToken(
   } catch {
     return 'token is not a URL';
   }
-  const host = `sts.${region}.amazonaws.com`;
+  // China's regions have a DNS suffix of their own; every other region this verifier is given uses amazonaws.com.
+  const host = `sts.${region}.${region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`;
   if (url.protocol !== 'https:' || url.host !== host || url.pathname !== '/') {
     return `token is for ${url.protocol}//${url.host}${url.pathname}, not https://${host}/`;
   }

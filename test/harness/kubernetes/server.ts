@@ -42,6 +42,8 @@ export interface SimulatedKubernetesApiOptions {
   credentials: { accessKeyId: string; secretAccessKey: string };
   /** The server's clock, for token age and timestamps. */
   now?: () => Date;
+  /** The Kubernetes user EKS maps the role to (an access entry's default for an assumed role), named in 403s. */
+  username?: string;
 }
 
 export type RevisionSpec = { image: string } | { images: string[] };
@@ -58,6 +60,18 @@ export interface AddDeploymentOptions {
   labels?: Record<string, string>;
   selector?: SimLabelSelector;
 }
+
+/** What the role's access policy does not allow: these verbs (any when omitted) in this namespace (any when omitted). */
+export interface AccessDenial {
+  verbs?: Array<'get' | 'list' | 'patch'>;
+  namespace?: string;
+}
+
+/**
+ * The certificate the server presents: its own (signed by the CA in `caData`), one for its address signed by
+ * another CA (what a TLS-intercepting proxy presents), or one the cluster CA signed for another host.
+ */
+export type PresentedCertificate = 'cluster' | 'foreign-ca' | 'wrong-host';
 
 export interface RecordedRequest {
   method: string;
@@ -110,12 +124,25 @@ export interface SimulatedKubernetesApi {
   /** A stopped controller (kube-controller-manager down or lagging) numbers, syncs and rolls out nothing. */
   setControllerRunning(running: boolean): void;
   injectFault(fault: Fault): void;
-  /** Forgets all objects, faults, behaviours and recorded requests; `onRequest` listeners stay. */
+  /**
+   * Whether the role has an EKS access entry (it has, until told otherwise). Without one, EKS authenticates none
+   * of its tokens, valid as they are: every request is answered 401, as for a cluster in CONFIG_MAP mode.
+   */
+  setAccessEntry(present: boolean): void;
+  /** Refuses matching requests with 403 and the message Kubernetes gives, naming user, verb, resource, namespace. */
+  denyAccess(denial: AccessDenial): void;
+  /** Presents `certificate` from the next connection on; open idle connections are closed, so none keeps the old. */
+  presentCertificate(certificate: PresentedCertificate): Promise<void>;
+  /**
+   * Forgets all objects, faults, behaviours and recorded requests, and restores the access entry, the access
+   * policy and the cluster's certificate; `onRequest` listeners stay.
+   */
   reset(): void;
   close(): Promise<void>;
 }
 
 const DEFAULT_REVISION_HISTORY_LIMIT = 10;
+const DEFAULT_USERNAME = 'arn:aws:sts::111122223333:assumed-role/platform-runbooks-kubernetes/runbook';
 const BUILD_ANNOTATION = 'app.example.com/build';
 const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
 
@@ -124,8 +151,34 @@ const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
 
 interface Certificates {
   caCert: string;
+  caKey: string;
   serverKey: string;
   serverCert: string;
+}
+
+type Extensions = NonNullable<NonNullable<Parameters<typeof generate>[1]>['extensions']>;
+type AltName = Extract<Extensions[number], { name: 'subjectAltName' }>['altNames'][number];
+
+const CA_EXTENSIONS: Extensions = [
+  { name: 'basicConstraints', cA: true, critical: true },
+  { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+];
+
+const serverExtensions = (altNames: AltName[]): Extensions => [
+  { name: 'basicConstraints', cA: false },
+  { name: 'keyUsage', digitalSignature: true, critical: true },
+  { name: 'extKeyUsage', serverAuth: true },
+  { name: 'subjectAltName', altNames },
+];
+
+/**
+ * From a day before to a year after the real time: OpenSSL checks validity against the system clock, while `Date`
+ * may be the rehearsal's virtual clock, ahead of it (test/harness/virtual-clock.ts).
+ */
+function validity(): { notBeforeDate: Date; notAfterDate: Date } {
+  const realNow = performance.timeOrigin + performance.now();
+  const day = 24 * 60 * 60_000;
+  return { notBeforeDate: new Date(realNow - day), notAfterDate: new Date(realNow + 365 * day) };
 }
 
 let certificates: Promise<Certificates> | undefined;
@@ -135,25 +188,56 @@ function loadCertificates(): Promise<Certificates> {
     const ca = await generate([{ name: 'commonName', value: 'simulated-eks-ca' }], {
       keyType: 'ec',
       algorithm: 'sha256',
-      extensions: [
-        { name: 'basicConstraints', cA: true, critical: true },
-        { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
-      ],
+      ...validity(),
+      extensions: CA_EXTENSIONS,
     });
     const server = await generate([{ name: 'commonName', value: 'kube-apiserver' }], {
       keyType: 'ec',
       algorithm: 'sha256',
+      ...validity(),
       ca: { key: ca.private, cert: ca.cert },
-      extensions: [
-        { name: 'basicConstraints', cA: false },
-        { name: 'keyUsage', digitalSignature: true, critical: true },
-        { name: 'extKeyUsage', serverAuth: true },
-        { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] },
-      ],
+      extensions: serverExtensions([{ type: 7, ip: '127.0.0.1' }]),
     });
-    return { caCert: ca.cert, serverKey: server.private, serverCert: server.cert };
+    return { caCert: ca.cert, caKey: ca.private, serverKey: server.private, serverCert: server.cert };
   })();
   return certificates;
+}
+
+interface KeyPair {
+  key: string;
+  cert: string;
+}
+
+let impostors: Promise<Record<Exclude<PresentedCertificate, 'cluster'>, KeyPair>> | undefined;
+
+/** The certificates a server presents in place of its own; generated on first use only. */
+function loadImpostorCertificates(): Promise<Record<Exclude<PresentedCertificate, 'cluster'>, KeyPair>> {
+  impostors ??= (async () => {
+    const { caCert, caKey } = await loadCertificates();
+    const otherCa = await generate([{ name: 'commonName', value: 'tls-inspecting-proxy-ca' }], {
+      keyType: 'ec',
+      algorithm: 'sha256',
+      ...validity(),
+      extensions: CA_EXTENSIONS,
+    });
+    const leaf = (ca: KeyPair, altNames: AltName[]) =>
+      generate([{ name: 'commonName', value: 'kube-apiserver' }], {
+        keyType: 'ec',
+        algorithm: 'sha256',
+        ...validity(),
+        ca,
+        extensions: serverExtensions(altNames),
+      });
+    const [foreign, wrongHost] = await Promise.all([
+      leaf({ key: otherCa.private, cert: otherCa.cert }, [{ type: 7, ip: '127.0.0.1' }]),
+      leaf({ key: caKey, cert: caCert }, [{ type: 2, value: 'kube-apiserver.other-cluster.example' }]),
+    ]);
+    return {
+      'foreign-ca': { key: foreign.private, cert: foreign.cert },
+      'wrong-host': { key: wrongHost.private, cert: wrongHost.cert },
+    };
+  })();
+  return impostors;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -213,12 +297,14 @@ function notFound(kind: 'deployments' | 'replicasets', name: string): HttpProble
   return new HttpProblem(404, `${kind}.apps "${name}" not found`, { name, group: 'apps', kind });
 }
 
+const RESOURCE_PATH = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/(deployments|replicasets)(?:\/([^/]+))?$/;
+
 // ---------------------------------------------------------------------------------------------------------------
 
 export async function startKubernetesApiServer(
   options: SimulatedKubernetesApiOptions,
 ): Promise<SimulatedKubernetesApi> {
-  const { clusterName, region, credentials } = options;
+  const { clusterName, region, credentials, username = DEFAULT_USERNAME } = options;
   const now = options.now ?? (() => new Date());
   const timestamp = () => kubernetesTimestamp(now());
   const { caCert, serverKey, serverCert } = await loadCertificates();
@@ -232,6 +318,9 @@ export async function startKubernetesApiServer(
   const listeners = new Set<(request: { method: string; path: string; at: number }) => void>();
   const requests: RecordedRequest[] = [];
   const authFailures: string[] = [];
+  let accessEntry = true;
+  const denials: AccessDenial[] = [];
+  let presented: PresentedCertificate = 'cluster';
 
   // -------------------------------------------------------------------------------------------------------------
   // Writes, from the API or from the helpers.
@@ -283,15 +372,35 @@ export async function startKubernetesApiServer(
     return verifyEksToken(authorization.slice('Bearer '.length), { clusterName, region, credentials }, now());
   }
 
+  /** The 403 RBAC answers when a denial covers the request, as the API server words it (responsewriters). */
+  function authorize(method: string, url: URL): HttpProblem | undefined {
+    const match = RESOURCE_PATH.exec(url.pathname);
+    if (!match) return undefined;
+    const namespace = decodeURIComponent(match[1] ?? '');
+    const resource = match[2] ?? '';
+    const name = match[3] === undefined ? undefined : decodeURIComponent(match[3]);
+    const verb = method === 'GET' ? (name === undefined ? 'list' : 'get') : method.toLowerCase();
+    const denied = denials.some(
+      (denial) =>
+        (denial.namespace === undefined || denial.namespace === namespace) &&
+        (denial.verbs === undefined || (denial.verbs as string[]).includes(verb)),
+    );
+    if (!denied) return undefined;
+    const subject = name === undefined ? `${resource}.apps` : `${resource}.apps "${name}"`;
+    return new HttpProblem(
+      403,
+      `${subject} is forbidden: User "${username}" cannot ${verb} resource "${resource}" in API group "apps" in the namespace "${namespace}"`,
+      { ...(name === undefined ? {} : { name }), group: 'apps', kind: resource },
+    );
+  }
+
   function route(
     method: string,
     url: URL,
     contentType: string | undefined,
     body: string,
   ): { status: number; body: unknown } {
-    const match = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/(deployments|replicasets)(?:\/([^/]+))?$/.exec(
-      url.pathname,
-    );
+    const match = RESOURCE_PATH.exec(url.pathname);
     if (!match) throw new HttpProblem(404, 'the server could not find the requested resource');
     const namespace = decodeURIComponent(match[1] ?? '');
     const resource = match[2];
@@ -423,13 +532,17 @@ export async function startKubernetesApiServer(
       );
     }
 
-    const refused = authenticate(req.headers.authorization);
+    // EKS verifies the token first, then looks for the access entry of the role that signed it.
+    const refused =
+      authenticate(req.headers.authorization) ?? (accessEntry ? undefined : 'the role has no access entry');
     if (refused !== undefined) {
       authFailures.push(refused);
       return answer(401, statusBody(401, 'Unauthorized'));
     }
     try {
       const url = new URL(rawPath, 'https://127.0.0.1');
+      const forbidden = authorize(method, url);
+      if (forbidden) throw forbidden;
       const result = route(method, url, req.headers['content-type'], body);
       answer(result.status, result.body);
     } catch (error) {
@@ -447,6 +560,14 @@ export async function startKubernetesApiServer(
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  const clusterPair: KeyPair = { key: serverKey, cert: serverCert };
+
+  function present(certificate: PresentedCertificate, pair: KeyPair): void {
+    server.setSecureContext(pair);
+    // A kept-alive connection was verified against the old certificate; a client must handshake again.
+    server.closeIdleConnections();
+    presented = certificate;
+  }
 
   // -------------------------------------------------------------------------------------------------------------
   // Helpers.
@@ -617,6 +738,21 @@ export async function startKubernetesApiServer(
       faults.inject(fault);
     },
 
+    setAccessEntry(present) {
+      accessEntry = present;
+    },
+
+    denyAccess(denial) {
+      denials.push(denial);
+    },
+
+    async presentCertificate(certificate) {
+      present(
+        certificate,
+        certificate === 'cluster' ? clusterPair : (await loadImpostorCertificates())[certificate],
+      );
+    },
+
     reset() {
       deployments.clear();
       replicaSets.clear();
@@ -625,6 +761,9 @@ export async function startKubernetesApiServer(
       faults.clear();
       requests.length = 0;
       authFailures.length = 0;
+      accessEntry = true;
+      denials.length = 0;
+      if (presented !== 'cluster') present('cluster', clusterPair);
     },
 
     close() {

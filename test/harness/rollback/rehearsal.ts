@@ -5,6 +5,7 @@ import { networkPlacement } from '../../../lib/config/network';
 import { rollbackRuntime } from '../../../lib/config/rollback';
 import type { RunbooksConfig } from '../../../lib/config/schema';
 import type { RehearsedRunbook } from '../rehearsal';
+import { ACCOUNT } from '../simulated-account';
 import { rollbackScenarios } from './scenarios';
 
 /** The rollback runbook for `npm run rehearse -- rollback`, deployed as `lib/rollback-runbook.ts` does. */
@@ -28,6 +29,8 @@ export const rehearsedRunbook: RehearsedRunbook<RunbooksConfig> = {
         // As the stack places them: the rehearsal's handlers share one process.env, and the three Kubernetes
         // functions (prepare, undo, rollout-status) reach no internet, so one placement holds for all three.
         NETWORK_PLACEMENT: networkPlacement(config.network, rollbackFunctions.prepare.reaches),
+        // The stack's own account, as lib/rollback-runbook.ts passes it.
+        ACCOUNT_ID: ACCOUNT,
       },
     };
   },

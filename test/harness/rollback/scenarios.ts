@@ -1,75 +1,16 @@
+import { rollbackFunctions } from '../../../lambdas/rollback/functions';
 import { readPrepareSettings } from '../../../lambdas/rollback/settings';
 import { TARGET_TAG } from '../../../lambdas/rollback/target';
 import { parseConfig } from '../../../lib/config/load';
 import type { RunbooksConfig } from '../../../lib/config/schema';
 import { LOCK_TABLE, type Rehearsal, type Scenario, type ScenarioPlan } from '../rehearsal';
 import { ACCOUNT, REGION } from '../simulated-account';
+import { alarmEvent, CHECKOUT, healthyCheckout, one } from './fixtures';
+import { kubernetesErrorScenarios } from './kubernetes-error-scenarios';
+
+export { alarmEvent, CHECKOUT };
 
 type RollbackRehearsal = Rehearsal<RunbooksConfig>;
-
-/** The workload of the example configuration that most scenarios roll back. */
-export const CHECKOUT = {
-  alarm: 'checkout-api-5xx-rate',
-  cluster: 'prod-eks',
-  namespace: 'checkout',
-  deployment: 'checkout-api',
-  lockKey: 'prod-eks/checkout/checkout-api',
-  images: [
-    'registry.example.com/checkout-api:1.4.1',
-    'registry.example.com/checkout-api:1.4.2',
-    'registry.example.com/checkout-api:1.5.0',
-  ],
-} as const;
-
-/** A `CloudWatch Alarm State Change` event as EventBridge delivers it. */
-export function alarmEvent(
-  alarmName: string,
-  overrides: { id?: string; state?: string; at?: Date } = {},
-): Record<string, unknown> {
-  const at = overrides.at ?? new Date();
-  return {
-    version: '0',
-    id: overrides.id ?? crypto.randomUUID(),
-    'detail-type': 'CloudWatch Alarm State Change',
-    source: 'aws.cloudwatch',
-    account: ACCOUNT,
-    time: at.toISOString(),
-    region: REGION,
-    resources: [`arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${alarmName}`],
-    detail: {
-      alarmName,
-      state: {
-        value: overrides.state ?? 'ALARM',
-        reason: 'Threshold Crossed: 3 out of the last 3 datapoints were greater than the threshold (5.0).',
-        // CloudWatch's own timestamp format, offset without a colon.
-        timestamp: at.toISOString().replace('Z', '+0000'),
-      },
-      previousState: { value: 'OK', reason: 'Threshold not crossed', timestamp: at.toISOString() },
-      configuration: { metrics: [] },
-    },
-  };
-}
-
-/**
- * Three revisions of checkout-api (1.5.0 is current and bad), its alarm firing and then recovering;
- * `recoversAfterReads` null: the alarm never returns to OK.
- */
-async function healthyCheckout(rehearsal: RollbackRehearsal, recoversAfterReads: number | null = 2) {
-  rehearsal.cluster().addDeployment({
-    namespace: CHECKOUT.namespace,
-    name: CHECKOUT.deployment,
-    revisions: CHECKOUT.images.map((image) => ({ image })),
-    replicas: 3,
-  });
-  rehearsal
-    .cluster()
-    .setRollout(CHECKOUT.namespace, CHECKOUT.deployment, { kind: 'completes-after', reads: 2 });
-  rehearsal.account.addAlarm({
-    name: CHECKOUT.alarm,
-    state: 'ALARM',
-    ...(recoversAfterReads === null ? {} : { transition: { to: 'OK', afterReads: recoversAfterReads } }),
-  });
-}
 
 /** Where the private-cluster scenario deploys the runbooks: the cluster's VPC, two private subnets with a NAT route. */
 export const PRIVATE_NETWORK = {
@@ -82,6 +23,13 @@ export const PRIVATE_NETWORK = {
 
 /** What `aws eks update-cluster-config --resources-vpc-config endpointPublicAccess=false,…` leaves. */
 const PRIVATE_ONLY = { endpointPublicAccess: false, endpointPrivateAccess: true };
+
+/** The error Lambda's client reports when the function ran but its answer was lost on the way back. */
+function lostAnswer(): Error {
+  const error = new Error('Unable to read the Lambda response (simulated)');
+  error.name = 'Lambda.SdkClientException';
+  return error;
+}
 
 /** The address range a restricted public endpoint admits (TEST-NET-3, RFC 5737): no Lambda outside a VPC has it. */
 export const OFFICE_CIDR = '203.0.113.0/24';
@@ -100,8 +48,6 @@ function inClusterVpc(base: RunbooksConfig): RunbooksConfig {
   );
 }
 
-const one = (alarm: string = CHECKOUT.alarm): ScenarioPlan => ({ events: [alarmEvent(alarm)] });
-
 /** payments-worker, rolled back by an alarm that only its runbooks:rollback-target tag maps. */
 async function tagMappedWorker(rehearsal: RollbackRehearsal): Promise<ScenarioPlan> {
   rehearsal.cluster().addDeployment({
@@ -116,7 +62,8 @@ async function tagMappedWorker(rehearsal: RollbackRehearsal): Promise<ScenarioPl
   rehearsal.account.addAlarm({
     name: 'rollback-payments-worker-latency',
     tags: { [TARGET_TAG]: 'prod-eks/payments/payments-worker' },
-    transition: { to: 'OK', afterReads: 1 },
+    // Prepare's read of its current state, then one recovery poll.
+    transition: { to: 'OK', afterReads: 2 },
   });
   return one('rollback-payments-worker-latency');
 }
@@ -155,7 +102,8 @@ export const rollbackScenarios: Array<Scenario<RunbooksConfig>> = [
     summary: 'The alarm is deleted while the rollback runs: recovery can never be seen, so on-call is paged.',
     async arrange(rehearsal) {
       await healthyCheckout(rehearsal);
-      rehearsal.account.alarms.delete(CHECKOUT.alarm);
+      // Prepare still reads it; it is gone by the first recovery poll.
+      rehearsal.account.addAlarm({ name: CHECKOUT.alarm, transition: { to: 'DELETED', afterReads: 2 } });
       return one();
     },
   },
@@ -248,10 +196,11 @@ export const rollbackScenarios: Array<Scenario<RunbooksConfig>> = [
     summary: 'A canary holds the workload lock: its own analysis decides; the rollback stays out of its way.',
     async arrange(rehearsal) {
       await healthyCheckout(rehearsal);
+      const canary = 'arn:aws:states:eu-west-1:111122223333:execution:platform-runbooks-canary:release-42';
+      rehearsal.account.executionStatuses.set(canary, 'RUNNING');
       await rehearsal.account.seedLock(LOCK_TABLE, CHECKOUT.lockKey, {
         holder: 'canary',
-        holderExecution:
-          'arn:aws:states:eu-west-1:111122223333:execution:platform-runbooks-canary:release-42',
+        holderExecution: canary,
         lockExpiresAt: Math.floor(Date.now() / 1000) + 900,
       });
       return one();
@@ -280,7 +229,8 @@ export const rollbackScenarios: Array<Scenario<RunbooksConfig>> = [
     name: 'kubernetes-timeout',
     summary: 'The Kubernetes API stops answering: the runbook retries, then pages without having acted.',
     async arrange(rehearsal) {
-      await healthyCheckout(rehearsal);
+      // Still in ALARM at every retry of Prepare, which reads it each time.
+      await healthyCheckout(rehearsal, null);
       rehearsal.cluster().injectFault({ method: 'GET', delayMs: 3_000, times: 20 });
       return one();
     },
@@ -361,6 +311,141 @@ export const rollbackScenarios: Array<Scenario<RunbooksConfig>> = [
     },
   },
   {
+    name: 'page-not-delivered',
+    summary:
+      'The rollout fails and the page to on-call fails too (SNS down): the run fails, so the ExecutionsFailed alarm pages instead.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal, null);
+      rehearsal
+        .cluster()
+        .setRollout(CHECKOUT.namespace, CHECKOUT.deployment, { kind: 'deadline-exceeded', afterReads: 1 });
+      rehearsal.account.injectFault({
+        service: 'sns',
+        operation: 'Publish',
+        name: 'InternalErrorException',
+        fault: 'server',
+        times: 10,
+      });
+      return one();
+    },
+  },
+  {
+    name: 'slack-rate-limited',
+    summary:
+      'Slack answers 429 with Retry-After: 30 to the first two calls: the progress message is lost, the summary arrives on the retry a minute later.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      rehearsal.slack.respondWith([
+        { status: 429, retryAfter: 30 },
+        { status: 429, retryAfter: 30 },
+      ]);
+      return one();
+    },
+  },
+  {
+    name: 'slack-rate-limited-always',
+    summary:
+      'Slack answers every call with 429 and Retry-After: 30: the rollback completes, and its outcome says no summary reached Slack.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      rehearsal.slack.respondWith(Array.from({ length: 20 }, () => ({ status: 429, retryAfter: 30 })));
+      return one();
+    },
+  },
+  {
+    name: 'shadow',
+    summary:
+      'checkout-api is in shadow mode: every guard runs and the exact patch is planned, then reported as "would roll back"; nothing is patched or locked.',
+    config: (base) =>
+      parseConfig(
+        {
+          ...base,
+          rollback: {
+            ...base.rollback,
+            targets: (base.rollback?.targets ?? []).map((target) =>
+              target.alarmName === CHECKOUT.alarm ? { ...target, mode: 'shadow' } : target,
+            ),
+          },
+        },
+        'the shadow scenario',
+      ),
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      return one();
+    },
+  },
+  {
+    name: 'alarm-already-ok',
+    summary:
+      'A late or retried delivery: the event says ALARM, the alarm is OK again. Skipped by name, nothing patched.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      rehearsal.account.addAlarm({ name: CHECKOUT.alarm, state: 'OK' });
+      return one();
+    },
+  },
+  {
+    name: 'foreign-account',
+    summary:
+      "An alarm event from another account reaches the bus: refused, that account's alarms are not ours.",
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      const event = alarmEvent(CHECKOUT.alarm);
+      event.account = '999988887777';
+      event.resources = [`arn:aws:cloudwatch:${REGION}:999988887777:alarm:${CHECKOUT.alarm}`];
+      return { events: [event] };
+    },
+  },
+  {
+    name: 'stale-event',
+    summary:
+      'An alarm event from three hours ago (replayed by hand): refused, a rollback now is for a person.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      return { events: [alarmEvent(CHECKOUT.alarm, { at: new Date(Date.now() - 3 * 3_600_000) })] };
+    },
+  },
+  {
+    name: 'prepare-retried',
+    summary:
+      'Prepare takes the lock, then its answer is lost (Lambda.SdkClientException); the retry finds its own lock and the rollback happens once.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      let attempts = 0;
+      const prepare = rehearsal.handlerOf(rollbackFunctions.prepare);
+      return {
+        events: [alarmEvent(CHECKOUT.alarm)],
+        options: {
+          overrides: {
+            Prepare: async (input) => {
+              const answer = await prepare(input);
+              attempts += 1;
+              if (attempts === 1) throw lostAnswer();
+              return answer;
+            },
+          },
+        },
+      };
+    },
+  },
+  {
+    name: 'stale-lock',
+    summary:
+      "A rollback's Prepare was killed after taking the lock; its execution has failed. The next alarm takes the lock over at once and rolls back.",
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      const killed = `arn:aws:states:${REGION}:${ACCOUNT}:execution:platform-runbooks-rollback:killed-1`;
+      rehearsal.account.executionStatuses.set(killed, 'FAILED');
+      await rehearsal.account.seedLock(LOCK_TABLE, CHECKOUT.lockKey, {
+        holder: 'rollback',
+        holderExecution: killed,
+        holderEventId: 'an-earlier-event',
+        lockExpiresAt: Math.floor(Date.now() / 1000) + 1_500,
+      });
+      return one();
+    },
+  },
+  {
     name: 'malformed-event',
     summary: 'An event without detail.state arrives: a clear error naming the field, no action, no page.',
     async arrange(rehearsal) {
@@ -387,4 +472,5 @@ export const rollbackScenarios: Array<Scenario<RunbooksConfig>> = [
       };
     },
   },
+  ...kubernetesErrorScenarios,
 ];
