@@ -214,8 +214,8 @@ export class RollbackRunbook extends Construct {
         this.rolloutStatusFunction,
         this.alarmStatusFunction,
       ],
-      // RolloutPollSeconds, RolloutMaxPolls, RecoveryPollSeconds, RecoveryMaxPolls, RecoveryWindowMinutes,
-      // CooldownMinutes
+      // RolloutPollSeconds, RolloutTimeoutSeconds, RecoveryPollSeconds (the recovery window and cooldown are
+      // per target, in Prepare's answer)
       substitutions: runtime.substitutions,
       timeout: Duration.seconds(runtime.stateMachineTimeoutSeconds),
       trigger: {

@@ -10,7 +10,7 @@ const rolloutInputSchema = z.object({
     namespace: z.string().check(z.minLength(1)),
     deployment: z.string().check(z.minLength(1)),
   }),
-  /** When the wait began (`$$.State.EnteredTime`) and how long it may last: the deadline is the clock's. */
+  /** When the wait began (the PATCH's `patchedAt`) and how long it may last: the deadline is the clock's. */
   startedAt: isoTimestamp,
   timeoutSeconds: z.int().check(z.positive()),
 });

@@ -229,9 +229,14 @@ const rehearsal = await Rehearsal.start(rehearsedRunbook);
 const toPatch: number[] = [];
 const invocationsBefore: number[] = [];
 const totals: number[] = [];
+const runbookSeconds: number[] = [];
 try {
   for (let run = 0; run < 21; run += 1) {
+    const realStart = performance.now();
+    const clockStart = Date.now();
     const [result] = await rehearsal.runScenario('healthy');
+    const realMs = performance.now() - realStart;
+    const clockSeconds = (Date.now() - clockStart) / 1000;
     const patch = rehearsal
       .cluster()
       .requests.find((request) => request.method === 'PATCH' && request.status === 200);
@@ -240,12 +245,15 @@ try {
     const at = patch.at - result.startedAt;
     toPatch.push(at);
     invocationsBefore.push(result.lambdaInvocations.filter((call) => call.at < at).length);
-    totals.push(Math.max(...result.timeline.map((entry) => entry.at)));
+    totals.push(realMs);
+    runbookSeconds.push(clockSeconds);
   }
 } finally {
   await rehearsal.close();
 }
-console.log('\nRollback rehearsal, healthy scenario, 20 warm runs (Wait states at zero)');
+console.log(
+  "\nRollback rehearsal, healthy scenario, 20 warm runs (Waits take no real time; the rehearsal's clock moves on by them)",
+);
 console.log('| measure | median | p95 | target |\n|---|---:|---:|---:|');
 console.log(
   `| alarm event → PATCH at the API server (ms) | ${median(toPatch).toFixed(1)} | ${p95(toPatch).toFixed(1)} | < 150 |`,
@@ -253,7 +261,8 @@ console.log(
 console.log(
   `| Lambda invocations before the PATCH | ${median(invocationsBefore)} | ${Math.max(...invocationsBefore)} | ≤ 2 |`,
 );
+console.log(`| whole run, real time (ms) | ${median(totals).toFixed(1)} | ${p95(totals).toFixed(1)} | |`);
 console.log(
-  `| whole run, event → last record (ms) | ${median(totals).toFixed(1)} | ${p95(totals).toFixed(1)} | |`,
+  `| whole run, the runbook's own time: its Waits included (s) | ${median(runbookSeconds).toFixed(0)} | ${p95(runbookSeconds).toFixed(0)} | |`,
 );
 writeFileSync(`${out}results.json`, JSON.stringify({ rows, toPatch, invocationsBefore }, null, 2));

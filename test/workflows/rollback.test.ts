@@ -197,6 +197,9 @@ describe('the rollback runbook', () => {
     expect(result.status).toBe('FAILED');
     expect(result.error?.name).toBe('RollbackPageNotDelivered');
     expect(rehearsal.account.pages).toHaveLength(0);
+    // Slack does not claim a page that never went out.
+    expect(slackTexts().at(-1)).toMatch(/Rollback failed/);
+    expect(slackTexts().at(-1)).not.toMatch(/on-call paged/i);
     expect(eventTypes()).toContain('RunbookFailed');
   });
 
