@@ -264,9 +264,17 @@ export function recoveryTiming(
 
 /** "would roll back checkout-api from revision 7 (1.5.0) to 6 (1.4.2)", the plan in one line. */
 export function planText(deployment: string, change: Change): string {
-  const tags = (images: string[]) =>
-    images.map((image) => image.split(/[:@]/).slice(1).join(':') || image).join(', ');
+  const tags = (images: string[]) => images.map(imageTag).join(', ');
   return `roll back ${deployment} from revision ${change.fromRevision} (${tags(change.fromImages)}) to ${change.toRevision} (${tags(change.toImages)})`;
+}
+
+/** The tag or digest of an image reference; a registry's port (`registry:5000/app:1.0`) is not a tag. */
+function imageTag(image: string): string {
+  const name = image.slice(image.lastIndexOf('/') + 1);
+  const digest = name.indexOf('@');
+  if (digest >= 0) return name.slice(digest + 1);
+  const tag = name.indexOf(':');
+  return tag >= 0 ? name.slice(tag + 1) : image;
 }
 
 /** How the notifications name the workload: computed here, where the route is known, not in the ASL. */

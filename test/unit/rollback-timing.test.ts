@@ -63,4 +63,15 @@ describe('the plan in words', () => {
       }),
     ).toBe('roll back web from revision 2 (2, sha256:abc) to 1 (1, sha256:abc)');
   });
+
+  it("reads a tag after a registry's port, and names an untagged image whole", () => {
+    expect(
+      planText('api', {
+        fromRevision: 4,
+        toRevision: 3,
+        fromImages: ['registry.internal:5000/team/api:2.0.1'],
+        toImages: ['registry.internal:5000/team/api'],
+      }),
+    ).toBe('roll back api from revision 4 (2.0.1) to 3 (registry.internal:5000/team/api)');
+  });
 });
