@@ -7,6 +7,7 @@ import {
 import * as z from 'zod/mini';
 import { parseOrThrow, RunbookError } from '../shared/errors';
 import { mapConcurrently } from '../shared/concurrency';
+import { sendNamingFaults } from './faults';
 
 // ACM as the certificate check uses it: every certificate of a region with what decides whether it renews.
 // Answers are parsed at this edge; faults get names the workflow routes on.
@@ -21,25 +22,9 @@ export class AcmInvalidResponse extends RunbookError {
   override name = 'AcmInvalidResponse';
 }
 
-const THROTTLING = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException']);
-
-/** Sends a command, naming throttling and server faults AcmUnavailable (the original kept as cause). */
-async function send<T>(operation: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    const name = (error as Error).name;
-    // TimeoutError: the request timeout of awsClientOptions ran out on every attempt.
-    if (
-      THROTTLING.has(name) ||
-      name === 'TimeoutError' ||
-      (error as { $fault?: string }).$fault === 'server'
-    ) {
-      throw new AcmUnavailable(`${operation} failed: ${name}`, { cause: error });
-    }
-    throw error;
-  }
-}
+/** One SDK call, a transient fault named AcmUnavailable. */
+const send = <T>(operation: string, call: () => Promise<T>): Promise<T> =>
+  sendNamingFaults(operation, call, AcmUnavailable);
 
 /**
  * Without `Includes.keyTypes`, ListCertificates returns only RSA_1024 and RSA_2048 certificates (ACM API

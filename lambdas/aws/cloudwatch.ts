@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-cloudwatch';
 import * as z from 'zod/mini';
 import { parseOrThrow, RunbookError } from '../shared/errors';
+import { sendNamingFaults } from './faults';
 
 // CloudWatch as the runbooks use it: alarms (rollback, certificates), tags (alarm → workload) and
 // GetMetricData (canary analysis, right-sizing). Answers are parsed at this edge; faults get names the
@@ -30,30 +31,9 @@ export class MetricQueryLimitExceeded extends RunbookError {
 /** GetMetricData takes at most 500 queries per call (CloudWatch API reference). */
 export const MAX_METRIC_QUERIES = 500;
 
-const THROTTLING = new Set([
-  'Throttling',
-  'ThrottlingException',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-]);
-
-/** Sends a command, naming throttling and server faults CloudWatchUnavailable (the original kept as cause). */
-async function send<T>(operation: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    const name = (error as Error).name;
-    // TimeoutError: the request timeout of awsClientOptions ran out on every attempt.
-    if (
-      THROTTLING.has(name) ||
-      name === 'TimeoutError' ||
-      (error as { $fault?: string }).$fault === 'server'
-    ) {
-      throw new CloudWatchUnavailable(`${operation} failed: ${name}`, { cause: error });
-    }
-    throw error;
-  }
-}
+/** One SDK call, a transient fault named CloudWatchUnavailable. */
+const send = <T>(operation: string, call: () => Promise<T>): Promise<T> =>
+  sendNamingFaults(operation, call, CloudWatchUnavailable);
 
 const sdkDate = z.union([
   z.date(),

@@ -1,6 +1,7 @@
 import { type IAMClient, ListServerCertificatesCommand } from '@aws-sdk/client-iam';
 import * as z from 'zod/mini';
 import { parseOrThrow, RunbookError } from '../shared/errors';
+import { sendNamingFaults } from './faults';
 
 // IAM server certificates: the pre-ACM way to put a certificate on a load balancer or CloudFront. IAM is
 // global (one listing per account) and never renews them.
@@ -15,24 +16,9 @@ export class IamInvalidResponse extends RunbookError {
   override name = 'IamInvalidResponse';
 }
 
-const THROTTLING = new Set(['Throttling', 'ThrottlingException', 'TooManyRequestsException']);
-
-async function send<T>(operation: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    const name = (error as Error).name;
-    // TimeoutError: the request timeout of awsClientOptions ran out on every attempt.
-    if (
-      THROTTLING.has(name) ||
-      name === 'TimeoutError' ||
-      (error as { $fault?: string }).$fault === 'server'
-    ) {
-      throw new IamUnavailable(`${operation} failed: ${name}`, { cause: error });
-    }
-    throw error;
-  }
-}
+/** One SDK call, a transient fault named IamUnavailable. */
+const send = <T>(operation: string, call: () => Promise<T>): Promise<T> =>
+  sendNamingFaults(operation, call, IamUnavailable);
 
 const listAnswer = z.object({
   ServerCertificateMetadataList: z._default(

@@ -7,6 +7,7 @@ import {
 import * as z from 'zod/mini';
 import { parseOrThrow, RunbookError } from '../shared/errors';
 import { mapConcurrently } from '../shared/concurrency';
+import { sendNamingFaults } from './faults';
 
 // Which certificates the region's ALBs and NLBs serve: HTTPS and TLS listeners and every certificate on
 // them (the default and the SNI ones). Classic load balancers (ELB v1) are not read.
@@ -21,24 +22,9 @@ export class ElasticLoadBalancingInvalidResponse extends RunbookError {
   override name = 'ElasticLoadBalancingInvalidResponse';
 }
 
-const THROTTLING = new Set(['Throttling', 'ThrottlingException', 'TooManyRequestsException']);
-
-async function send<T>(operation: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    const name = (error as Error).name;
-    // TimeoutError: the request timeout of awsClientOptions ran out on every attempt.
-    if (
-      THROTTLING.has(name) ||
-      name === 'TimeoutError' ||
-      (error as { $fault?: string }).$fault === 'server'
-    ) {
-      throw new ElasticLoadBalancingUnavailable(`${operation} failed: ${name}`, { cause: error });
-    }
-    throw error;
-  }
-}
+/** One SDK call, a transient fault named ElasticLoadBalancingUnavailable. */
+const send = <T>(operation: string, call: () => Promise<T>): Promise<T> =>
+  sendNamingFaults(operation, call, ElasticLoadBalancingUnavailable);
 
 const loadBalancersAnswer = z.object({
   LoadBalancers: z._default(

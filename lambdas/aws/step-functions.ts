@@ -1,6 +1,7 @@
 import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import * as z from 'zod/mini';
 import { parseOrThrow, RunbookError } from '../shared/errors';
+import { isTransientAwsFault } from './faults';
 
 /** Step Functions did not answer whether an execution runs (throttled, 5xx): nothing is taken over. */
 export class StepFunctionsUnavailable extends RunbookError {
@@ -24,11 +25,7 @@ export async function executionIsRunning(sfn: SFNClient, executionArn: string): 
   } catch (error) {
     const name = (error as Error).name;
     if (name === 'ExecutionDoesNotExist') return false;
-    if (
-      name === 'ThrottlingException' ||
-      name === 'TooManyRequestsException' ||
-      (error as { $fault?: string }).$fault === 'server'
-    ) {
+    if (isTransientAwsFault(error)) {
       throw new StepFunctionsUnavailable(`DescribeExecution ${executionArn} failed: ${name}`, {
         cause: error,
       });
