@@ -29,6 +29,18 @@ export interface EksStepAccessOptions {
   readonly accessLevel: EksAccessLevel;
   /** The role's description: which step of which runbook, in which environment. */
   readonly description: string;
+  /**
+   * Only these of the configured clusters get an access entry.
+   * @default - every cluster of `eksClusters`
+   */
+  readonly clusterNames?: readonly string[];
+  /**
+   * Kubernetes groups the access entry puts the role in, for what no EKS access policy grants: the access
+   * policies are fixed rule lists over Kubernetes' own API groups, and do not follow ClusterRole aggregation,
+   * so custom resources (cert-manager's Certificates) need an RBAC binding of such a group in the cluster.
+   * @default - none
+   */
+  readonly kubernetesGroups?: readonly string[];
 }
 
 export interface EksRunbookAccessProps extends EksStepAccessOptions {
@@ -88,6 +100,7 @@ export class EksRunbookAccess extends Construct {
           clusterName: cluster.name,
           principalArn: this.role.roleArn,
           type: 'STANDARD',
+          ...(props.kubernetesGroups && { kubernetesGroups: [...props.kubernetesGroups] }),
           accessPolicies: [
             { policyArn, accessScope: { type: 'namespace', namespaces: [...cluster.namespaces] } },
           ],

@@ -5,6 +5,7 @@ import { LifecycleEventBus } from './lifecycle-event-bus';
 import { OnCallTopic } from './on-call-topic';
 import { RunbookLogs } from './runbook-logs';
 import { RunbookNetwork } from './runbook-network';
+import { RunbookReportsBucket } from './runbook-reports-bucket';
 import type { KubernetesStepAccessFactory, RunbookSharedResources } from './runbook-shared-resources';
 import { SlackNotifier } from './slack-notifier';
 import { WorkloadLockTable } from './workload-lock-table';
@@ -55,7 +56,16 @@ export function createRunbookCommons(scope: Construct, config: SharedConfig): Ru
   });
   const lockTable = new WorkloadLockTable(scope, 'WorkloadLocks');
   const kubernetesAccess: KubernetesStepAccessFactory = (stepScope, id, options) =>
-    new EksRunbookAccess(stepScope, id, { ...options, clusters: config.eksClusters });
+    new EksRunbookAccess(stepScope, id, {
+      ...options,
+      clusters:
+        options.clusterNames === undefined
+          ? config.eksClusters
+          : config.eksClusters.filter((cluster) => options.clusterNames?.includes(cluster.name)),
+    });
+  let reports: RunbookReportsBucket | undefined;
+  const reportsBucket = (): RunbookReportsBucket =>
+    (reports ??= new RunbookReportsBucket(scope, 'Reports', { environment }));
   return {
     logs,
     ...(network && { network }),
@@ -72,6 +82,7 @@ export function createRunbookCommons(scope: Construct, config: SharedConfig): Ru
       notifier: slackNotifier.fn,
       lockTable: lockTable.table,
       kubernetesAccess,
+      reportsBucket,
     },
   };
 }

@@ -47,9 +47,9 @@ export interface RunbookFunctionProps {
    * @default - the defaults only
    */
   readonly environment?: Record<string, string>;
-  /** @default Duration.seconds(30) */
+  /** @default - the entry's `timeoutSeconds`, else Duration.seconds(30) */
   readonly timeout?: Duration;
-  /** @default 256 */
+  /** @default - the entry's `memoryMb`, else 256 */
   readonly memorySize?: number;
 }
 
@@ -60,7 +60,7 @@ export interface RunbookFunctionProps {
  * - an explicit log group with the stack's retention and key (`RunbookLogs`), `RemovalPolicy.DESTROY`;
  * - in the VPC when the configuration has a `network`, unless it needs the internet and the subnets have none
  *   (`NETWORK_PLACEMENT=vpc|outside-vpc` tells the code which, for the checks that depend on it);
- * - timeout 30 s, memory 256 MB;
+ * - timeout 30 s, memory 256 MB, unless the function table entry says otherwise;
  * - `POWERTOOLS_SERVICE_NAME` from `serviceName`, `POWERTOOLS_LOG_LEVEL=INFO`,
  *   `NODE_OPTIONS=--enable-source-maps` (stack traces name the TypeScript line; its cold-start cost is in
  *   docs/development.md, Decisions);
@@ -88,8 +88,12 @@ export class RunbookFunction extends NodejsFunction {
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
       tracing: Tracing.ACTIVE,
-      timeout: props.timeout ?? defaultFunctionTimeout,
-      memorySize: props.memorySize ?? 256,
+      timeout:
+        props.timeout ??
+        (props.definition.timeoutSeconds === undefined
+          ? defaultFunctionTimeout
+          : Duration.seconds(props.definition.timeoutSeconds)),
+      memorySize: props.memorySize ?? props.definition.memoryMb ?? 256,
       logGroup,
       ...(placement && {
         vpc: placement.vpc,
@@ -126,7 +130,7 @@ export class RunbookFunction extends NodejsFunction {
       Validations.of(this).acknowledge({
         id: 'cdk-validator-cfnguard::lambda_inside_vpc_check',
         reason: network
-          ? `It posts to the internet (Slack) and the configured subnets have none (network.internetAccess: false), so it runs outside the VPC; it reaches no private resource.`
+          ? `It must reach the internet (${props.definition.description}) and the configured subnets have no route to it (network.internetAccess: false), so it runs outside the VPC and reaches no private resource.`
           : 'The configuration has no network section: every runbook Lambda runs outside a VPC and reaches AWS public endpoints and public EKS endpoints only. Set network to place them in a VPC and meet CT.LAMBDA.PR.3.',
       });
     }

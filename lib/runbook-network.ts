@@ -38,6 +38,13 @@ export interface FunctionVpcPlacement {
 
 /** Every Lambda has active tracing: one in the VPC also sends its traces to X-Ray from there. */
 const TRACING_ENDPOINT = 'xray';
+/** Services with no regional endpoint to create (IAM is global): a function that calls them needs a route out. */
+const GLOBAL_SERVICES = new Set<AwsServicePeer>(['iam']);
+/** Services reached through a gateway endpoint on the route tables (free), not an interface endpoint. */
+const GATEWAY_SERVICES: Record<string, GatewayVpcEndpointAwsService> = {
+  dynamodb: GatewayVpcEndpointAwsService.DYNAMODB,
+  s3: GatewayVpcEndpointAwsService.S3,
+};
 
 /**
  * The VPC placement of the runbooks' Lambdas, from ids in the configuration (no lookups: synth needs no
@@ -59,6 +66,8 @@ export class RunbookNetwork extends Construct {
   public readonly interfaceEndpoints = new Map<string, InterfaceVpcEndpoint>();
   /** The DynamoDB gateway endpoint, after `createEndpoints`, when a VPC-placed Lambda uses DynamoDB. */
   public gatewayEndpoint?: GatewayVpcEndpoint;
+  /** Gateway endpoints by service name (`dynamodb`, `s3`), after `createEndpoints`. */
+  public readonly gatewayEndpoints = new Map<string, GatewayVpcEndpoint>();
   /** The group of the interface endpoints: ingress on 443 from the Lambdas' groups only. */
   public endpointSecurityGroup?: SecurityGroup;
 
@@ -201,7 +210,8 @@ export class RunbookNetwork extends Construct {
   /** The VPC endpoint services the VPC-placed Lambdas need, in a stable order. */
   endpointServices(): string[] {
     const services = [...this.peers].filter(
-      (peer): peer is AwsServicePeer => peer !== 'kubernetes' && peer !== 'internet',
+      (peer): peer is AwsServicePeer =>
+        peer !== 'kubernetes' && peer !== 'internet' && !GLOBAL_SERVICES.has(peer as AwsServicePeer),
     );
     return [...new Set([...services, ...(this.roles.size > 0 ? [TRACING_ENDPOINT] : [])])].sort();
   }
@@ -215,14 +225,20 @@ export class RunbookNetwork extends Construct {
     this.endpointsCreated = true;
     if (!this.settings.createEndpoints) return;
     const services = this.endpointServices();
-    if (services.includes('dynamodb')) {
-      this.gatewayEndpoint = new GatewayVpcEndpoint(this, 'DynamoDbEndpoint', {
-        vpc: this.vpc,
-        service: GatewayVpcEndpointAwsService.DYNAMODB,
-        subnets: [{ subnets: this.subnets }],
-      });
+    for (const service of services.filter((name) => name in GATEWAY_SERVICES)) {
+      const endpoint = new GatewayVpcEndpoint(
+        this,
+        service === 'dynamodb' ? 'DynamoDbEndpoint' : 'S3Endpoint',
+        {
+          vpc: this.vpc,
+          service: GATEWAY_SERVICES[service] as GatewayVpcEndpointAwsService,
+          subnets: [{ subnets: this.subnets }],
+        },
+      );
+      this.gatewayEndpoints.set(service, endpoint);
+      if (service === 'dynamodb') this.gatewayEndpoint = endpoint;
     }
-    const interfaceServices = services.filter((service) => service !== 'dynamodb');
+    const interfaceServices = services.filter((service) => !(service in GATEWAY_SERVICES));
     if (interfaceServices.length === 0) return;
     const endpointGroup = new SecurityGroup(this, 'EndpointSecurityGroup', {
       vpc: this.vpc,

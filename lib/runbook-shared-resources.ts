@@ -5,6 +5,7 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { EksRunbookAccess, EksStepAccessOptions } from './eks-runbook-access';
 import type { RunbookFunction, RunbookFunctionPlatform } from './runbook-function';
+import type { RunbookReportsBucket } from './runbook-reports-bucket';
 
 /**
  * Creates, in `scope`, the role of one runbook step that talks to Kubernetes, with an access entry at the
@@ -42,4 +43,9 @@ export interface RunbookSharedResources extends RunbookFunctionPlatform {
    * `createEntriesAfter` with the step's function.
    */
   readonly kubernetesAccess: KubernetesStepAccessFactory;
+  /**
+   * The stack's reports bucket, created by the first call (a stack whose runbooks write no report has none).
+   * Each runbook keeps to its own prefix and grants its steps only that.
+   */
+  readonly reportsBucket: () => RunbookReportsBucket;
 }

@@ -83,8 +83,8 @@ export interface RunbookStateMachineProps {
   readonly substitutions?: Record<string, string>;
   /** The execution timeout; it overrides any `TimeoutSeconds` in the file. */
   readonly timeout: Duration;
-  /** What starts the runbook. */
-  readonly trigger: RunbookTrigger;
+  /** What starts the runbook: one trigger, or several (a schedule and events). */
+  readonly trigger: RunbookTrigger | readonly RunbookTrigger[];
   /**
    * Permissions of the workflow's own service integrations beyond the kit's (e.g. `rds:DeleteDBInstance`).
    * @default - none
@@ -101,7 +101,7 @@ export interface RunbookStateMachineProps {
  * - grants written here, since a definition from a file brings none: invoke its functions and the notifier,
  *   publish lifecycle events, page on-call (and use the topic's key), and `dynamodb:UpdateItem` on the lock
  *   table only when the ASL names `${LockTableName}` (it releases the lock itself);
- * - the trigger: an EventBridge rule or a Scheduler schedule, each with a dead-letter queue, a retry policy
+ * - the triggers: EventBridge rules and Scheduler schedules, sharing a dead-letter queue, each with a retry policy
  *   and a maximum event age; a message in that queue pages;
  * - alarms paging on failed, timed-out, throttled and aborted executions.
  */
@@ -111,10 +111,14 @@ export class RunbookStateMachine extends Construct {
   public readonly logGroup: LogGroup;
   /** The permissions the workflow uses, attached to the state machine's role. */
   public readonly policy: Policy;
-  /** Starts the workflow (event trigger). */
+  /** Starts the workflow: the first event trigger's rule. */
   public readonly rule?: Rule;
-  /** Starts the workflow (schedule trigger). */
+  /** Starts the workflow: the first schedule trigger's schedule. */
   public readonly schedule?: Schedule;
+  /** Every event trigger's rule, in the order of `trigger`. */
+  public readonly rules: readonly Rule[];
+  /** Every schedule trigger's schedule, in the order of `trigger`. */
+  public readonly schedules: readonly Schedule[];
   /** What the trigger could not deliver. */
   public readonly deadLetterQueue: Queue;
   /** Pages when a start lands in the dead-letter queue: a run did not happen. */
@@ -228,34 +232,50 @@ export class RunbookStateMachine extends Construct {
       reason:
         "This queue is itself the dead-letter queue of the runbook's trigger; nothing consumes it to fail again, and a message in it pages on-call (DeadLetterAlarm).",
     });
-    const trigger = props.trigger;
-    const delivery = {
-      deadLetterQueue: this.deadLetterQueue,
-      retryAttempts: trigger.retryAttempts ?? 4,
-      maxEventAge: trigger.maxEventAge ?? Duration.hours(2),
-    };
-    if (trigger.kind === 'event') {
-      this.rule = new Rule(this, 'Rule', {
-        description: trigger.description,
-        eventPattern: trigger.eventPattern,
-      });
-      // No `input`: the state machine receives the whole event.
-      this.rule.addTarget(new SfnStateMachine(this.stateMachine, delivery));
-    } else {
-      this.schedule = new Schedule(this, 'Schedule', {
-        scheduleName: name,
-        description: trigger.description,
-        schedule: trigger.schedule,
-        timeWindow:
-          trigger.flexibleWindow === undefined
-            ? TimeWindow.off()
-            : TimeWindow.flexible(trigger.flexibleWindow),
-        target: new StepFunctionsStartExecution(this.stateMachine, {
-          ...delivery,
-          input: ScheduleTargetInput.fromObject(trigger.input ?? {}),
-        }),
-      });
+    const triggers: readonly RunbookTrigger[] = isTriggerList(props.trigger)
+      ? props.trigger
+      : [props.trigger];
+    if (triggers.length === 0) throw new Error(`The ${runbook} runbook has no trigger`);
+    const rules: Rule[] = [];
+    const schedules: Schedule[] = [];
+    for (const trigger of triggers) {
+      const delivery = {
+        deadLetterQueue: this.deadLetterQueue,
+        retryAttempts: trigger.retryAttempts ?? 4,
+        maxEventAge: trigger.maxEventAge ?? Duration.hours(2),
+      };
+      if (trigger.kind === 'event') {
+        // The first keeps the id it had when a runbook had one trigger: its logical id does not change.
+        const rule = new Rule(this, rules.length === 0 ? 'Rule' : `Rule${rules.length + 1}`, {
+          description: trigger.description,
+          eventPattern: trigger.eventPattern,
+        });
+        // No `input`: the state machine receives the whole event.
+        rule.addTarget(new SfnStateMachine(this.stateMachine, delivery));
+        rules.push(rule);
+      } else {
+        const index = schedules.length;
+        schedules.push(
+          new Schedule(this, index === 0 ? 'Schedule' : `Schedule${index + 1}`, {
+            scheduleName: index === 0 ? name : `${name}-${index + 1}`,
+            description: trigger.description,
+            schedule: trigger.schedule,
+            timeWindow:
+              trigger.flexibleWindow === undefined
+                ? TimeWindow.off()
+                : TimeWindow.flexible(trigger.flexibleWindow),
+            target: new StepFunctionsStartExecution(this.stateMachine, {
+              ...delivery,
+              input: ScheduleTargetInput.fromObject(trigger.input ?? {}),
+            }),
+          }),
+        );
+      }
     }
+    this.rules = rules;
+    this.schedules = schedules;
+    if (rules[0]) this.rule = rules[0];
+    if (schedules[0]) this.schedule = schedules[0];
 
     // Alarms ----------------------------------------------------------------------------------------------
     this.deadLetterAlarm = new Alarm(this, 'DeadLetterAlarm', {
@@ -278,6 +298,10 @@ export class RunbookStateMachine extends Construct {
       alarmNamePrefix: name,
     });
   }
+}
+
+function isTriggerList(trigger: RunbookStateMachineProps['trigger']): trigger is readonly RunbookTrigger[] {
+  return Array.isArray(trigger);
 }
 
 function readDefinition(path: string): string {

@@ -1,4 +1,5 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CertificateCheckRunbook } from './certificate-check-runbook';
 import type { Construct } from 'constructs';
 import type { RunbooksConfig } from './config/schema';
 import type { LifecycleEventBus } from './lifecycle-event-bus';
@@ -32,6 +33,8 @@ export class RunbooksStack extends Stack {
   public readonly lockTable: WorkloadLockTable;
   /** Deployed when the configuration has a `rollback` section. */
   public readonly rollback?: RollbackRunbook;
+  /** Deployed when the configuration has a `certificates` section. */
+  public readonly certificates?: CertificateCheckRunbook;
 
   constructor(scope: Construct, id: string, props: RunbooksStackProps) {
     const { config, ...stackProps } = props;
@@ -59,6 +62,14 @@ export class RunbooksStack extends Stack {
       });
     }
 
+    if (config.certificates) {
+      this.certificates = new CertificateCheckRunbook(this, 'CertificateCheckRunbook', {
+        shared,
+        settings: config.certificates,
+        clusters: config.eksClusters,
+      });
+    }
+
     // Once every function exists: the endpoints follow what the VPC-placed ones reach.
     commons.network?.createEndpoints();
 
@@ -75,6 +86,16 @@ export class RunbooksStack extends Stack {
         description:
           "Security group of the runbooks' Lambdas: the source to admit on 443 at a cluster's endpoint",
         value: this.network.functionSecurityGroup.securityGroupId,
+      });
+    }
+    if (this.certificates) {
+      new CfnOutput(this, 'CertificateCheckStateMachineArn', {
+        description: 'State machine of the certificate check',
+        value: this.certificates.workflow.stateMachine.stateMachineArn,
+      });
+      new CfnOutput(this, 'ReportsBucketName', {
+        description: "Bucket of the runbooks' reports (certificate-check/reports/…)",
+        value: this.certificates.reports.bucket.bucketName,
       });
     }
     if (this.rollback) {

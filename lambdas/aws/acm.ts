@@ -75,6 +75,10 @@ const domainValidation = z.object({
 const describeAnswer = z.object({
   Certificate: z.object({
     CertificateArn: z.string(),
+    DomainName: z.optional(z.string()),
+    Status: z.optional(z.string()),
+    Type: z.optional(certificateType),
+    RenewalEligibility: z.optional(renewalEligibility),
     NotAfter: z.optional(z.date()),
     InUseBy: z._default(z.array(z.string()), []),
     FailureReason: z.optional(z.string()),
@@ -187,19 +191,45 @@ export async function listAcmCertificates(
   return certificates;
 }
 
+/** The certificate an ACM event names, read whole (DescribeCertificate), in its own region. */
+export async function describeAcmCertificate(
+  acm: ACMClient,
+  { arn, region }: { arn: string; region: string },
+): Promise<AcmCertificate> {
+  const detail = await describeDetail(acm, arn);
+  if (detail.Status === undefined || detail.Type === undefined) {
+    throw new AcmInvalidResponse(`The DescribeCertificate answer for ${arn} has no Status or Type`);
+  }
+  return {
+    arn,
+    region,
+    status: detail.Status,
+    type: detail.Type,
+    ...(detail.DomainName !== undefined && { domainName: detail.DomainName }),
+    ...(detail.RenewalEligibility && { renewalEligibility: detail.RenewalEligibility }),
+    inUse: detail.InUseBy.length > 0,
+    ...detailFields(detail),
+  };
+}
+
+async function describeDetail(acm: ACMClient, arn: string) {
+  const raw = await send('DescribeCertificate', () =>
+    acm.send(new DescribeCertificateCommand({ CertificateArn: arn })),
+  );
+  return parseOrThrow(describeAnswer, raw, `The DescribeCertificate answer for ${arn}`, AcmInvalidResponse)
+    .Certificate;
+}
+
 async function describe(
   acm: ACMClient,
   arn: string,
 ): Promise<Pick<AcmCertificate, 'notAfter' | 'inUseBy' | 'renewal' | 'failureReason'>> {
-  const raw = await send('DescribeCertificate', () =>
-    acm.send(new DescribeCertificateCommand({ CertificateArn: arn })),
-  );
-  const { Certificate: detail } = parseOrThrow(
-    describeAnswer,
-    raw,
-    `The DescribeCertificate answer for ${arn}`,
-    AcmInvalidResponse,
-  );
+  return detailFields(await describeDetail(acm, arn));
+}
+
+function detailFields(
+  detail: z.output<typeof describeAnswer>['Certificate'],
+): Pick<AcmCertificate, 'notAfter' | 'inUseBy' | 'renewal' | 'failureReason'> {
   const renewal = detail.RenewalSummary;
   return {
     ...(detail.NotAfter && { notAfter: detail.NotAfter }),

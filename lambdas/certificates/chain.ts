@@ -20,9 +20,14 @@ export function createTrustStore(trustedCa: readonly string[] = []): TrustStore 
   systemRoots ??= rootCertificates.map((pem) => new X509Certificate(pem));
   const anchors = [...systemRoots, ...trustedCa.flatMap(splitPem).map((pem) => new X509Certificate(pem))];
   const fingerprints = new Set(anchors.map((anchor) => anchor.fingerprint256));
+  // By subject, so finding an issuer checks the few anchors of that name, not ~150 signatures.
+  const bySubject = new Map<string, X509Certificate[]>();
+  for (const anchor of anchors)
+    bySubject.set(anchor.subject, [...(bySubject.get(anchor.subject) ?? []), anchor]);
   return {
     contains: (certificate) => fingerprints.has(certificate.fingerprint256),
-    issuerOf: (certificate) => anchors.find((anchor) => issued(anchor, certificate)),
+    issuerOf: (certificate) =>
+      (bySubject.get(certificate.issuer) ?? []).find((anchor) => issued(anchor, certificate)),
   };
 }
 

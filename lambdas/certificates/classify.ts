@@ -39,6 +39,12 @@ const CRITICAL_PROBLEMS = new Set([
   'unknown-certificate',
 ]);
 
+/**
+ * Facts rather than trouble: an imported certificate never renews, which matters only as its expiry nears, so
+ * on its own it does not make a line a warning (its expiry does, and its action then says to re-import).
+ */
+const INFORMATIONAL_PROBLEMS = new Set(['imported']);
+
 const DAY_MS = 86_400_000;
 
 /** What renews it, or who must: the first action for a certificate close to expiry. */
@@ -72,9 +78,10 @@ function severityOf(
           : days < thresholds.warningDays
             ? 'warning'
             : 'ok';
-  const byProblems: Severity = problems.some((problem) => CRITICAL_PROBLEMS.has(problem.code))
+  const troubles = problems.filter((problem) => !INFORMATIONAL_PROBLEMS.has(problem.code));
+  const byProblems: Severity = troubles.some((problem) => CRITICAL_PROBLEMS.has(problem.code))
     ? 'critical'
-    : problems.length > 0
+    : troubles.length > 0
       ? 'warning'
       : 'ok';
   return SEVERITIES[Math.min(SEVERITIES.indexOf(byDays), SEVERITIES.indexOf(byProblems))] as Severity;

@@ -1,7 +1,7 @@
 import type { ACMClient } from '@aws-sdk/client-acm';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { IAMClient } from '@aws-sdk/client-iam';
-import { type AcmCertificate, listAcmCertificates } from '../aws/acm';
+import { type AcmCertificate, describeAcmCertificate, listAcmCertificates } from '../aws/acm';
 import { type IamServerCertificate, listIamServerCertificates } from '../aws/iam-certificates';
 import { type ListenerCertificate, listListenerCertificates } from '../aws/load-balancer-certificates';
 import type { CertificateProblem, ObservedCertificate } from './certificate';
@@ -104,6 +104,22 @@ export async function collectAwsCertificates(
 }
 
 /** Whether the inventory that would hold this ARN was read: only then is its absence meaningful. */
+/**
+ * The one ACM certificate an ACM event names: the check that event starts reads it alone. A certificate
+ * deleted since the event, or a region that does not answer, is a failure of the run, reported as such.
+ */
+export async function collectAcmCertificate(
+  { clientsFor }: Pick<AwsInventoryClients, 'clientsFor'>,
+  { arn, region }: { arn: string; region: string },
+): Promise<AwsInventory> {
+  const outcome = await attempt('acm', region, () =>
+    describeAcmCertificate(clientsFor(region).acm, { arn, region }),
+  );
+  return outcome.ok
+    ? { certificates: [acmLine(outcome.value)], failures: [] }
+    : { certificates: [], failures: [outcome.failure] };
+}
+
 function ownerWasRead(arn: string, acmReadIn: ReadonlySet<string>, iamRead: boolean): boolean {
   const [, , service, region] = arn.split(':');
   if (service === 'acm') return region !== undefined && acmReadIn.has(region);

@@ -1,6 +1,13 @@
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
-import { checkServerIdentity, connect, type DetailedPeerCertificate, type TLSSocket } from 'node:tls';
+import {
+  checkServerIdentity,
+  connect,
+  createSecureContext,
+  type DetailedPeerCertificate,
+  type SecureContext,
+  type TLSSocket,
+} from 'node:tls';
 import { domainToASCII } from 'node:url';
 import { RunbookError } from '../shared/errors';
 import type { CertificateProblem, ObservedCertificate } from './certificate';
@@ -77,7 +84,15 @@ function namesOf(endpoint: Endpoint): { sni?: string; verifyAs: string; connectT
 
 /** Probes one endpoint. Prefer probeEndpoints for many: it builds the trust store once. */
 export function probeEndpoint(endpoint: Endpoint, options: ProbeOptions): Promise<ObservedCertificate> {
-  return probe(endpoint, options.timeoutMs, createTrustStore(options.trustedCa));
+  return probe(endpoint, options.timeoutMs, createTrustStore(options.trustedCa), probeContext());
+}
+
+/**
+ * The lowest protocol and security level, so a legacy server completes the handshake and is reported as such
+ * rather than as unreachable; built once per run: a context per connection costs ~0.4 ms of CPU each.
+ */
+function probeContext(): SecureContext {
+  return createSecureContext({ minVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' });
 }
 
 /** Probes every endpoint, at most `concurrency` at once; the results are in the order of `endpoints`. */
@@ -92,13 +107,19 @@ export async function probeEndpoints(
     throw new InvalidProbeOptions(`timeoutMs must be positive, not ${options.timeoutMs}`);
   }
   const store = createTrustStore(options.trustedCa);
+  const context = probeContext();
   // A hanging endpoint holds up only its own worker: N of them take ~timeout × ⌈N / concurrency⌉.
   return mapConcurrently(endpoints, options.concurrency, (endpoint) =>
-    probe(endpoint, options.timeoutMs, store),
+    probe(endpoint, options.timeoutMs, store, context),
   );
 }
 
-function probe(endpoint: Endpoint, timeoutMs: number, store: TrustStore): Promise<ObservedCertificate> {
+function probe(
+  endpoint: Endpoint,
+  timeoutMs: number,
+  store: TrustStore,
+  secureContext: SecureContext,
+): Promise<ObservedCertificate> {
   const { sni, verifyAs, connectTo } = namesOf(endpoint);
   const base = {
     source: 'endpoint' as const,
@@ -133,10 +154,7 @@ function probe(endpoint: Endpoint, timeoutMs: number, store: TrustStore): Promis
       // Only to see the chain a broken server presents: everything is verified below, and nothing but the
       // handshake goes over this connection.
       rejectUnauthorized: false,
-      // The lowest protocol and security level, so a legacy server completes the handshake and is reported
-      // as such rather than as unreachable.
-      minVersion: 'TLSv1',
-      ciphers: 'DEFAULT@SECLEVEL=0',
+      secureContext,
     });
     const timer = setTimeout(() => finish(unreachable('timeout', `${timeoutMs} ms`)), timeoutMs);
     socket.on('error', (error: NodeJS.ErrnoException) => finish(unreachable(reasonOf(error), error.message)));

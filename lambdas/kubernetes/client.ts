@@ -1,4 +1,4 @@
-// A thin client by hand instead of @kubernetes/client-node: ~1.6 MB bundled vs a few KB for the three calls we make.
+// A thin client by hand instead of @kubernetes/client-node: ~1.6 MB bundled vs a few KB for the four calls we make.
 import { Agent, request as httpsRequest } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import * as z from 'zod/mini';
@@ -15,8 +15,10 @@ import {
   KubernetesUnavailable,
 } from './errors';
 import {
+  certificateListSchema,
   deploymentSchema,
   replicaSetListSchema,
+  type Certificate,
   type Deployment,
   type JsonPatchOperation,
   type ReplicaSet,
@@ -46,6 +48,11 @@ export interface KubernetesClient {
   listReplicaSets(namespace: string, labelSelector: string): Promise<ReplicaSet[]>;
   /** JSON Patch (RFC 6902); answers the patched Deployment. */
   patchDeployment(namespace: string, name: string, ops: JsonPatchOperation[]): Promise<Deployment>;
+  /**
+   * Every cert-manager Certificate (cert-manager.io/v1) in the namespace, following `continue` pages. A cluster
+   * that does not serve the resource (cert-manager not installed) is a KubernetesNotFound that says so.
+   */
+  listCertificates(namespace: string): Promise<Certificate[]>;
 }
 
 const PAGE_SIZE = 500;
@@ -110,10 +117,17 @@ interface Answer {
 /** A request as RBAC sees it: the verb, the resource and the namespace a 403 is about. */
 interface ApiRequest {
   verb: 'get' | 'list' | 'patch';
-  resource: 'deployments' | 'replicasets';
+  resource: 'deployments' | 'replicasets' | 'certificates';
   namespace: string;
   path: string;
 }
+
+/** What the resource is called in messages: apps/v1 kinds by their plural alone, as before; others qualified. */
+const RESOURCE_NAMES: Record<ApiRequest['resource'], string> = {
+  deployments: 'deployments',
+  replicasets: 'replicasets',
+  certificates: 'certificates.cert-manager.io',
+};
 
 /** Where a request went, for the messages of the errors that send someone to the cluster's settings. */
 type Target = Pick<KubernetesClientOptions, 'endpoint' | 'clusterName'>;
@@ -211,6 +225,20 @@ export function createKubernetesClient(options: KubernetesClientOptions): Kubern
   const deploymentPath = (namespace: string, name: string) =>
     `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/deployments/${encodeURIComponent(name)}`;
 
+  /** Every item of a paginated list, page by page: `page(continueToken)` fetches and parses one. */
+  async function listAll<T>(
+    page: (continueToken: string | undefined) => Promise<{ items: T[]; metadata: { continue?: string } }>,
+  ): Promise<T[]> {
+    const items: T[] = [];
+    let continueToken: string | undefined;
+    do {
+      const answer = await page(continueToken);
+      items.push(...answer.items);
+      continueToken = answer.metadata.continue || undefined;
+    } while (continueToken);
+    return items;
+  }
+
   return {
     async getDeployment(namespace, name) {
       const path = deploymentPath(namespace, name);
@@ -222,23 +250,32 @@ export function createKubernetesClient(options: KubernetesClientOptions): Kubern
       );
     },
 
-    async listReplicaSets(namespace, labelSelector) {
-      const items: ReplicaSet[] = [];
-      let continueToken: string | undefined;
-      do {
+    listReplicaSets(namespace, labelSelector) {
+      return listAll(async (continueToken) => {
         const query = new URLSearchParams({ labelSelector, limit: String(PAGE_SIZE) });
         if (continueToken) query.set('continue', continueToken);
         const path = `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/replicasets?${query.toString()}`;
-        const page = parseOrThrow(
+        return parseOrThrow(
           replicaSetListSchema,
           await call({ verb: 'list', resource: 'replicasets', namespace, path }),
           `GET ${path} answer`,
           KubernetesInvalidResponse,
         );
-        items.push(...page.items);
-        continueToken = page.metadata.continue || undefined;
-      } while (continueToken);
-      return items;
+      });
+    },
+
+    listCertificates(namespace) {
+      return listAll(async (continueToken) => {
+        const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+        if (continueToken) query.set('continue', continueToken);
+        const path = `/apis/cert-manager.io/v1/namespaces/${encodeURIComponent(namespace)}/certificates?${query.toString()}`;
+        return parseOrThrow(
+          certificateListSchema,
+          await call({ verb: 'list', resource: 'certificates', namespace, path }),
+          `GET ${path} answer`,
+          KubernetesInvalidResponse,
+        );
+      });
     },
 
     async patchDeployment(namespace, name, ops) {
@@ -298,6 +335,15 @@ function statusError(
   const where = target.clusterName
     ? `EKS cluster ${target.clusterName}`
     : `the cluster at ${target.endpoint}`;
+  if (status === 404 && request.resource === 'certificates' && request.verb === 'list') {
+    // A namespaced list answers 200 even for a namespace that does not exist: a 404 means the type is not served.
+    return new KubernetesNotFound(
+      `${text}: ${where} does not serve cert-manager's Certificate resource (certificates.cert-manager.io, ` +
+        'version v1): cert-manager is not installed there, or its release does not serve v1 (1.0 and later do). ' +
+        `Check with kubectl get crd certificates.cert-manager.io against ${where}, or leave the cluster out of ` +
+        'certificates.certManagerClusters.',
+    );
+  }
   if (status === 404) return new KubernetesNotFound(text);
   if (status === 409) return new KubernetesConflict(text);
   // A failed JSON Patch `test` op; json-patch wrote "Testing value", newer releases "testing value".
@@ -315,15 +361,27 @@ function statusError(
     // EKS names the principal: `User "arn:aws:sts::…:assumed-role/<role>/<session>" cannot patch resource …`.
     const user = /User "([^"]+)"/.exec(message)?.[1];
     const { verb, resource, namespace } = request;
+    const role = `The role${user ? ` (${user})` : ''}`;
+    const lacks = `${verb} on ${RESOURCE_NAMES[resource]} in namespace ${namespace} of ${where}`;
+    if (resource === 'certificates') {
+      // EKS access policies are fixed rule lists naming built-in API groups only; they do not follow the
+      // aggregation by which cert-manager extends the `view` ClusterRole. Only RBAC, through a group, does.
+      return new KubernetesForbidden(
+        `${text}. ${role} lacks Kubernetes RBAC that allows ${lacks}: EKS access policies, AmazonEKSViewPolicy ` +
+          "included, grant nothing in cert-manager's API group. Give the role's access entry a Kubernetes group " +
+          `(aws eks update-access-entry --cluster-name ${cluster} --principal-arn <role ARN> --kubernetes-groups ` +
+          `<group>) and bind the group to the view ClusterRole, which cert-manager extends to its resources, in ` +
+          `that namespace (kubectl create rolebinding <name> -n ${namespace} --clusterrole=view --group=<group>).`,
+      );
+    }
     const policy =
       verb === 'patch'
         ? 'AmazonEKSEditPolicy (the undo patches the Deployment)'
         : 'AmazonEKSViewPolicy to read (AmazonEKSEditPolicy, which the undo needs, includes it)';
     return new KubernetesForbidden(
-      `${text}. The role${user ? ` (${user})` : ''} lacks an EKS access entry or access policy that allows ` +
-        `${verb} on ${resource} in namespace ${namespace} of ${where}: its access entry needs ${policy}, ` +
-        `associated with a namespace scope that includes ${namespace} (aws eks list-associated-access-policies ` +
-        `--cluster-name ${cluster} --principal-arn <role ARN>).`,
+      `${text}. ${role} lacks an EKS access entry or access policy that allows ${lacks}: its access entry ` +
+        `needs ${policy}, associated with a namespace scope that includes ${namespace} (aws eks ` +
+        `list-associated-access-policies --cluster-name ${cluster} --principal-arn <role ARN>).`,
     );
   }
   // 429: API Priority and Fairness shedding load; like a 5xx, worth a retry later, not a failure of the request.

@@ -2,7 +2,7 @@ import { RunbookError } from '../shared/errors';
 
 // Errors the workflow routes on by name. Messages name the request and the server's answer, never the token.
 
-/** 404: the object (or its namespace) does not exist. */
+/** 404: the object (or its namespace) does not exist, or the cluster does not serve its type (no cert-manager). */
 export class KubernetesNotFound extends RunbookError {
   override name = 'KubernetesNotFound';
 }

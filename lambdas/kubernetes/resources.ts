@@ -134,3 +134,46 @@ export function labelSelectorToString(selector: LabelSelector): string {
     .map((requirement) => requirement.text)
     .join(',');
 }
+
+// cert-manager.io/v1 Certificates, as far as the certificate check reads them. cert-manager adds status fields
+// release by release (and spec fields we do not read): unknown fields are dropped, never refused.
+
+/** An RFC 3339 time as cert-manager writes it; refused here when unparseable, so the report never holds NaN. */
+const timestamp = z
+  .string()
+  .check(z.refine((value) => !Number.isNaN(Date.parse(value)), 'must be a timestamp'));
+
+export const certificateConditionSchema = z.object({
+  type: z.string(),
+  status: z.string(),
+  reason: z.optional(z.string()),
+  message: z.optional(z.string()),
+});
+export type CertificateCondition = z.output<typeof certificateConditionSchema>;
+
+export const certificateSchema = z.object({
+  metadata: z.object({ name: z.string(), namespace: z.string() }),
+  spec: z.object({
+    secretName: z.string(),
+    commonName: z.optional(z.string()),
+    dnsNames: z.optional(z.array(z.string())),
+    issuerRef: z.object({ name: z.string(), kind: z.optional(z.string()) }),
+  }),
+  // Absent until cert-manager first reconciles the Certificate.
+  status: z.optional(
+    z.object({
+      notAfter: z.optional(timestamp),
+      notBefore: z.optional(timestamp),
+      renewalTime: z.optional(timestamp),
+      failedIssuanceAttempts: z.optional(z.int()),
+      lastFailureTime: z.optional(timestamp),
+      conditions: z.optional(z.array(certificateConditionSchema)),
+    }),
+  ),
+});
+export type Certificate = z.output<typeof certificateSchema>;
+
+export const certificateListSchema = z.object({
+  metadata: z.object({ resourceVersion: z.optional(z.string()), continue: z.optional(z.string()) }),
+  items: z.array(certificateSchema),
+});

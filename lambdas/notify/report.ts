@@ -14,11 +14,23 @@ export const MAX_FACTS = 10;
 export const MAX_CHANGES = 10;
 export const MAX_FIGURES = 10;
 export const MAX_LINKS = 5;
+/** Titled lists (findings grouped by severity, sources that failed): each is one section block of the message. */
+export const MAX_SECTIONS = 6;
+export const MAX_SECTION_LINES = 20;
 export const MAX_URL = 1_000;
 /** Items of one list value (images, hosts…): only the differing ones are shown, a few at most. */
 export const MAX_LIST_ITEMS = 1_000;
 
-export const outcomeSchema = z.enum(['in-progress', 'succeeded', 'planned', 'skipped', 'failed', 'rejected']);
+export const outcomeSchema = z.enum([
+  'in-progress',
+  'succeeded',
+  // The run did its job and found something a person must act on (expired certificates, say).
+  'attention',
+  'planned',
+  'skipped',
+  'failed',
+  'rejected',
+]);
 export type Outcome = z.output<typeof outcomeSchema>;
 
 const text = z.string().check(z.minLength(1));
@@ -72,6 +84,16 @@ export const figureSchema = z.object({
 });
 export type ReportFigure = z.output<typeof figureSchema>;
 
+/**
+ * A titled list, e.g. `Expired (2)` and a line per certificate: a runbook's findings, grouped as it sees fit.
+ * Shown as bullets in the order given; the lines that do not fit Slack's limit are counted, not cut.
+ */
+export const sectionSchema = z.object({
+  title: text,
+  lines: capped(text, MAX_SECTION_LINES, 'lines'),
+});
+export type ReportSection = z.output<typeof sectionSchema>;
+
 export const linkSchema = z.object({
   // Not a `<!channel>` or `mailto:` in disguise; long enough for a console deep link, short enough to fit.
   url: z
@@ -104,6 +126,7 @@ export const runbookReportSchema = z.object({
   facts: z.optional(capped(factSchema, MAX_FACTS, 'facts')),
   changes: z.optional(capped(changeSchema, MAX_CHANGES, 'changes')),
   figures: z.optional(capped(figureSchema, MAX_FIGURES, 'figures')),
+  sections: z.optional(capped(sectionSchema, MAX_SECTIONS, 'sections')),
   paged: z.optional(z.boolean()),
   /** Beside the execution's console link and the dashboard, which the notifier adds itself. */
   links: z.optional(capped(linkSchema, MAX_LINKS, 'links')),

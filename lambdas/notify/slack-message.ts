@@ -1,4 +1,4 @@
-import type { Outcome, ReportChange, ReportFact, ReportFigure, RunbookReport } from './report';
+import type { Outcome, ReportChange, ReportFact, ReportFigure, ReportSection, RunbookReport } from './report';
 
 /** The Block Kit subset the notifier sends. */
 export interface PlainText {
@@ -47,10 +47,14 @@ const ITEMS_SHOWN = 5;
 // cannot close; whole lines, figures and links that do not fit a text are left out and counted instead.
 const VALUE_MAX = 300;
 const LABEL_MAX = 100;
+// A section line carries a sentence (a finding and what to do), longer than a value; cut so that one long
+// line cannot push the others out of its block.
+const LINE_MAX = 500;
 
 const OUTCOMES: Record<Outcome, { emoji: string; words: string; reasonLabel: string }> = {
   'in-progress': { emoji: '🔄', words: 'in progress', reasonLabel: 'Reason' },
   succeeded: { emoji: '✅', words: 'succeeded', reasonLabel: 'Reason' },
+  attention: { emoji: '⚠️', words: 'needs attention', reasonLabel: 'Why' },
   // Shadow mode: what the runbook would have done, nothing done.
   planned: { emoji: '🔍', words: 'planned (shadow mode, nothing changed)', reasonLabel: 'Shadow mode' },
   skipped: { emoji: '⏭️', words: 'skipped', reasonLabel: 'Skipped because' },
@@ -60,9 +64,10 @@ const OUTCOMES: Record<Outcome, { emoji: string; words: string; reasonLabel: str
 
 /**
  * Builds the Block Kit message an on-call engineer reads: headline, figures against their targets, the facts
- * and what changed, why, links. It knows no runbook: everything but the outcome's words comes from the report.
- * Every string from the report is escaped for mrkdwn and every text is cut to Slack's limits. The message has
- * at most seven blocks, well under Slack's 50, however long the report's arrays.
+ * and what changed, why, the runbook's sections, links. It knows no runbook: everything but the outcome's words
+ * comes from the report. Every string from the report is escaped for mrkdwn and every text is cut to Slack's
+ * limits. The message has at most fourteen blocks (eight, plus one per section, six at most), well under
+ * Slack's 50, however long the report's arrays.
  */
 export function buildSlackMessage(report: RunbookReport, options: SlackMessageOptions): SlackMessage {
   const outcome = OUTCOMES[report.outcome];
@@ -90,6 +95,8 @@ export function buildSlackMessage(report: RunbookReport, options: SlackMessageOp
     const label = report.outcome === 'failed' || report.outcome === 'rejected' ? 'Cause' : 'Detail';
     blocks.push(section(`*${label}:* ${escapeMrkdwn(readableDetail(report.detail))}`));
   }
+  // After the why: the headline sentence first, then the lists it sums up.
+  for (const list of report.sections ?? []) blocks.push(section(sectionText(list)));
   const links = [
     executionConsoleUrl(report.execution.id),
     ...(report.links ?? []).map((extra) => link(extra.url, extra.label)),
@@ -156,6 +163,14 @@ function joinWithin(items: string[], separator: string, max: number): string {
   const omitted = items.length - kept.length;
   if (kept.length === 0) return truncate(items[0] ?? '', max - note(omitted - 1).length) + note(omitted - 1);
   return kept.join(separator) + note(omitted);
+}
+
+/** `*title*`, then a bullet per line; the lines beyond the block's limit are counted. */
+function sectionText({ title, lines }: ReportSection): string {
+  const heading = `*${plain(title, LABEL_MAX)}*`;
+  if (lines.length === 0) return heading;
+  const bullets = lines.map((line) => `• ${plain(line, LINE_MAX)}`);
+  return `${heading}\n${joinWithin(bullets, '\n', TEXT_MAX - heading.length - 1)}`;
 }
 
 /** The runbook's own sentence when it wrote one, else the code, as code. */

@@ -2,7 +2,16 @@
  * An AWS service a Lambda calls, by its VPC endpoint name (`com.amazonaws.<region>.<name>`): the stack
  * creates those endpoints for the Lambdas it places in a VPC (`network.createEndpoints`).
  */
-export type AwsServicePeer = 'eks' | 'monitoring' | 'dynamodb' | 'secretsmanager' | 'states';
+export type AwsServicePeer =
+  | 'eks'
+  | 'monitoring'
+  | 'dynamodb'
+  | 'secretsmanager'
+  | 'states'
+  | 's3'
+  | 'acm'
+  | 'elasticloadbalancing'
+  | 'iam';
 
 /**
  * What a Lambda reaches over the network: AWS services, a cluster's Kubernetes API server (public or private
@@ -27,6 +36,14 @@ export interface RunbookFunctionEntry {
   readonly description: string;
   /** Everything it calls over the network: where it may run, and which VPC endpoints it needs. */
   readonly reaches: readonly FunctionPeer[];
+  /**
+   * Its timeout, when the kit's 30 s is not enough: written here, so the ASL rule that gives each Task a
+   * longer `TimeoutSeconds` reads the same number the construct deploys.
+   * @default 30
+   */
+  readonly timeoutSeconds?: number;
+  /** @default 256 */
+  readonly memoryMb?: number;
 }
 
 /** A runbook's Lambdas by their role in it (`prepare`, `undo`…). */

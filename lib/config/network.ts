@@ -41,7 +41,8 @@ export const networkSchema = z.strictObject({
   /**
    * Whether the subnets route to the internet (a NAT gateway). True: Slack and any AWS API without a VPC
    * endpoint are reached through it, and every Lambda runs in the VPC. False: the Lambdas reach only the
-   * VPC (endpoints, the clusters' private endpoints), so the Slack notifier stays outside it.
+   * VPC (endpoints, the clusters' private endpoints), so the functions that need the internet (the Slack
+   * notifier, the certificate check's AWS collector and prober) stay outside it.
    * @default true
    */
   internetAccess: z._default(z.boolean(), true),
@@ -145,7 +146,8 @@ export type NetworkPlacement = 'vpc' | 'outside-vpc';
 
 /**
  * With a network, every Lambda runs in it, except one that needs the internet when the subnets have no
- * route to it (the Slack notifier with `internetAccess: false`): outside a VPC it still reaches Slack.
+ * route to it (`internetAccess: false`: the Slack notifier, the certificate check's AWS collector and prober):
+ * outside a VPC it still reaches what it needs.
  */
 export function networkPlacement(
   network: NetworkSettings | undefined,

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { certificatesSectionSchema, checkCertificatesSection } from './certificates';
 import { checkRollbackSection, rollbackSectionSchema } from './rollback';
 import { checkSharedSections, sharedConfigSchema } from './shared';
 
@@ -9,6 +10,8 @@ import { checkSharedSections, sharedConfigSchema } from './shared';
 const runbookSections = {
   /** Omitted: the rollback runbook is not deployed. */
   rollback: z.optional(rollbackSectionSchema),
+  /** Omitted: the certificate check is not deployed. */
+  certificates: z.optional(certificatesSectionSchema),
 };
 
 /** The whole configuration: the shared sections (`shared.ts`) and the runbooks' sections. */
@@ -16,6 +19,7 @@ export const configSchema = z.extend(sharedConfigSchema, runbookSections).check(
   z.superRefine((config, ctx) => {
     checkSharedSections(config, ctx);
     if (config.rollback) checkRollbackSection({ ...config, rollback: config.rollback }, ctx);
+    if (config.certificates) checkCertificatesSection({ ...config, certificates: config.certificates }, ctx);
     // With no runbook section there would be nothing to deploy but the shared resources.
     const names = Object.keys(runbookSections) as Array<keyof typeof runbookSections>;
     if (names.every((name) => config[name] === undefined)) {

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { esbuildOptions } from '../../lib/lambda-bundling';
 import { loadFunctionEntries } from '../conventions/project';
+import { benchCertificateProbes, deployedProbeFunction } from './certificates';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const assembly = `${root}cdk.out/`;
@@ -265,4 +266,8 @@ console.log(`| whole run, real time (ms) | ${median(totals).toFixed(1)} | ${p95(
 console.log(
   `| whole run, the runbook's own time: its Waits included (s) | ${median(runbookSeconds).toFixed(0)} | ${p95(runbookSeconds).toFixed(0)} | |`,
 );
+// The certificate check's probes, on the bundle cdk synth wrote, against 1,000 live TLS servers on loopback.
+const probes = deployedProbeFunction(deployed);
+console.log(await benchCertificateProbes(probes.file, probes.environment));
+
 writeFileSync(`${out}results.json`, JSON.stringify({ rows, toPatch, invocationsBefore }, null, 2));

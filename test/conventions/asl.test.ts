@@ -21,14 +21,13 @@ import {
 import { loadFunctionEntries, loadRunbookErrors, repoRoot } from './project';
 
 /**
- * A function's timeout as its construct sets it: the notifier's own (SlackNotifier), every other one
- * RunbookFunction's default (no runbook construct passes another).
+ * A function's timeout as its construct sets it: the notifier's own (SlackNotifier), every other one its
+ * function table entry's, else RunbookFunction's default (no runbook construct passes another).
  */
 const timeoutSeconds = (entry: RunbookFunctionEntry): number =>
-  (entry.substitution === notifySlackFunction.substitution
-    ? notifierTimeout
-    : defaultFunctionTimeout
-  ).toSeconds();
+  entry.substitution === notifySlackFunction.substitution
+    ? notifierTimeout.toSeconds()
+    : (entry.timeoutSeconds ?? defaultFunctionTimeout.toSeconds());
 
 const stateMachines = join(repoRoot, 'state-machines');
 const aslFiles = readdirSync(stateMachines)

@@ -18,21 +18,33 @@ const awsClientPeers = {
   dynamodb: 'client-dynamodb',
   secretsmanager: 'client-secrets-manager',
   states: 'client-sfn',
+  s3: 'client-s3',
+  acm: 'client-acm',
+  elasticloadbalancing: 'client-elastic-load-balancing-v2',
+  iam: 'client-iam',
 } as const satisfies Record<AwsServicePeer, string>;
 
-/** The one module through which the code reaches each non-AWS peer. */
+/** The modules through which the code reaches each non-AWS peer. */
 const modulePeers = {
   // The thin HTTPS client every Kubernetes API call goes through.
-  kubernetes: 'lambdas/kubernetes/client.ts',
-  // The only module that POSTs to Slack (fetch to the webhook).
-  internet: 'lambdas/notify/slack-webhook.ts',
-} as const satisfies Record<Exclude<FunctionPeer, AwsServicePeer>, string>;
+  kubernetes: ['lambdas/kubernetes/client.ts'],
+  internet: [
+    // The only module that POSTs to Slack (fetch to the webhook).
+    'lambdas/notify/slack-webhook.ts',
+    // Live TLS probes of the configured endpoints.
+    'lambdas/certificates/probe.ts',
+    // ACM and load balancers in other regions (us-east-1 for CloudFront), and IAM, a global service.
+    'lambdas/certificates/inventory.ts',
+  ],
+} as const satisfies Record<Exclude<FunctionPeer, AwsServicePeer>, readonly string[]>;
 
 const peerOfClient = new Map<string, FunctionPeer>(
   Object.entries(awsClientPeers).map(([peer, client]) => [client, peer as AwsServicePeer]),
 );
 const peerOfModule = new Map<string, FunctionPeer>(
-  Object.entries(modulePeers).map(([peer, module]) => [module, peer as FunctionPeer]),
+  Object.entries(modulePeers).flatMap(([peer, modules]) =>
+    modules.map((module): [string, FunctionPeer] => [module, peer as FunctionPeer]),
+  ),
 );
 const awsClient = /(?:^|\/)node_modules\/@aws-sdk\/(client-[^/]+)\//;
 

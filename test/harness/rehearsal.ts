@@ -105,6 +105,7 @@ export interface RunOptions {
  */
 export class Rehearsal<C extends RehearsalConfig = RehearsalConfig> {
   private executions = 0;
+  private readonly cleanups: Array<() => void | Promise<void>> = [];
 
   private constructor(
     readonly runbook: RehearsedRunbook<C>,
@@ -387,7 +388,13 @@ export class Rehearsal<C extends RehearsalConfig = RehearsalConfig> {
     for (const api of this.kubernetes.values()) api.reset();
   }
 
+  /** Runs `cleanup` at close: a runbook's own simulated peers (mocked SDK clients, servers) go with it. */
+  onClose(cleanup: () => void | Promise<void>): void {
+    this.cleanups.push(cleanup);
+  }
+
   async close(): Promise<void> {
+    for (const cleanup of this.cleanups.splice(0).reverse()) await cleanup();
     await this.slack.close();
     for (const api of this.kubernetes.values()) await api.close();
     await this.account.close();

@@ -45,6 +45,8 @@ if (values.list) {
 
 // The handlers' own log lines would bury the timeline; --verbose (or POWERTOOLS_LOG_LEVEL) brings them back.
 process.env.POWERTOOLS_LOG_LEVEL ??= values.verbose ? 'INFO' : 'ERROR';
+// So would the Embedded Metric Format lines a runbook publishes (one per certificate); --verbose shows them.
+if (!values.verbose) process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 const scenarioName = values.scenario ?? rehearsedRunbook.scenarios[0]?.name ?? '';
 // A scenario with its own configuration (a VPC, say) is rehearsed with it.
 const chosen = rehearsedRunbook.scenarios.find((candidate) => candidate.name === scenarioName);

@@ -2,7 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EksRunbookAccess } from '../../lib/eks-runbook-access';
-import { arnOf, idOf } from './helpers';
+import { arnOf, idOf, present } from './helpers';
 import { exampleConfig, synth, type Synthesized } from './synth';
 
 const accessPolicy = (name: string) => ({
@@ -70,22 +70,42 @@ describe('the Kubernetes access of the rollback steps', () => {
     expect(users).toHaveLength(3);
   });
 
-  it('creates one STANDARD access entry per step and cluster, with no Kubernetes groups', () => {
-    expect(entries).toHaveLength(6);
-    for (const step of steps()) {
-      const own = entries.filter(
+  it("creates one STANDARD access entry per step and cluster: the rollback steps' in no Kubernetes group, the cert-manager collector's in platform-runbooks:certificate-readers only", () => {
+    const certManager = present(synthesized.stack.certificates, 'the certificate check').certManagerAccess;
+    const principals = [...steps().map((step) => step.access), certManager].map((access) =>
+      JSON.stringify(arnOf(idOf(synthesized, access.role))),
+    );
+    // Three rollback steps and the cert-manager collector (every cluster by default), two clusters each;
+    // no other role has an entry.
+    expect(entries).toHaveLength(8);
+    expect(entries.every((entry) => principals.includes(JSON.stringify(entry.Properties.PrincipalArn)))).toBe(
+      true,
+    );
+    const entriesOf = (access: EksRunbookAccess) =>
+      entries.filter(
         (entry) =>
           JSON.stringify(entry.Properties.PrincipalArn) ===
-          JSON.stringify(arnOf(idOf(synthesized, step.access.role))),
+          JSON.stringify(arnOf(idOf(synthesized, access.role))),
       );
+    for (const step of steps()) {
+      const own = entriesOf(step.access);
       expect(own.map((entry) => entry.Properties.ClusterName).sort(), step.name).toEqual([
         'prod-eks',
         'prod_eks_2',
       ]);
       for (const entry of own) {
         expect(entry.Properties.Type).toBe('STANDARD');
-        expect(entry.Properties.KubernetesGroups).toBeUndefined();
+        // The EKS access policies cover what the rollback steps touch (Deployments, ReplicaSets).
+        expect(entry.Properties.KubernetesGroups, step.name).toBeUndefined();
       }
+    }
+    const collector = entriesOf(certManager);
+    expect(collector.map((entry) => entry.Properties.ClusterName).sort()).toEqual(['prod-eks', 'prod_eks_2']);
+    for (const entry of collector) {
+      expect(entry.Properties.Type).toBe('STANDARD');
+      // No access policy covers custom resources such as cert-manager Certificates: the cluster binds this
+      // group to the view ClusterRole in each granted namespace (docs/runbooks/certificate-check.md).
+      expect(entry.Properties.KubernetesGroups).toEqual(['platform-runbooks:certificate-readers']);
     }
   });
 

@@ -33,6 +33,23 @@ const UNSCOPABLE = new Set([
   'cloudwatch:DescribeAlarms',
 ]);
 
+/**
+ * The certificate check's read-only list calls, which define no resource types in the Service Authorization
+ * Reference either; only its AWS collector may make them.
+ */
+const UNSCOPABLE_CERTIFICATE_LISTS = new Set([
+  // Lists a region's ACM certificates: no resource type (DescribeCertificate has one, and is scoped).
+  'acm:ListCertificates',
+  // Lists the account's IAM server certificates: no resource type (GetServerCertificate would have one).
+  'iam:ListServerCertificates',
+  // Lists a region's load balancers: ELB's Describe* calls support no resource-level permissions.
+  'elasticloadbalancing:DescribeLoadBalancers',
+  // Lists a load balancer's listeners: a Describe* call, no resource-level permissions.
+  'elasticloadbalancing:DescribeListeners',
+  // Lists a listener's certificates (the SNI ones too): a Describe* call, no resource-level permissions.
+  'elasticloadbalancing:DescribeListenerCertificates',
+]);
+
 describe('the runbooks permissions', () => {
   let synthesized: Synthesized;
   let roleIds: {
@@ -92,11 +109,23 @@ describe('the runbooks permissions', () => {
   });
 
   it('uses Resource "*" only for actions that cannot be scoped', () => {
-    const unscoped = policyStatements(synthesized.template)
-      .filter(({ statement }) => asArray(statement.Resource).includes('*'))
-      .flatMap(({ statement }) => asArray(statement.Action))
-      .filter((action) => !UNSCOPABLE.has(action));
-    expect(unscoped).toEqual([]);
+    const unscoped = policyStatements(synthesized.template).filter(({ statement }) =>
+      asArray(statement.Resource).includes('*'),
+    );
+    expect(
+      unscoped
+        .flatMap(({ statement }) => asArray(statement.Action))
+        .filter((action) => !UNSCOPABLE.has(action) && !UNSCOPABLE_CERTIFICATE_LISTS.has(action)),
+    ).toEqual([]);
+    // The certificate list calls: in the AWS collector's policies only.
+    const collector = idOf(synthesized, present(synthesized.stack.certificates, 'the check').collectAwsRole);
+    const policies = synthesized.template.findResources('AWS::IAM::Policy');
+    const listers = unscoped
+      .filter(({ statement }) =>
+        asArray(statement.Action).some((action) => UNSCOPABLE_CERTIFICATE_LISTS.has(action)),
+      )
+      .map(({ policy }) => policies[policy]?.Properties.Roles);
+    expect(listers).toEqual([[ref(collector)]]);
   });
 
   it('uses no AWS managed policy', () => {
@@ -296,6 +325,47 @@ describe('the runbooks permissions', () => {
     });
   });
 
+  /** The statements allowing a KMS action, with the logical id of the policy holding each. */
+  const kmsStatements = (from: Synthesized) =>
+    policyStatements(from.template).filter(({ statement }) =>
+      asArray(statement.Action).some((action) => action.startsWith('kms:')),
+    );
+
+  /** Whether a statement's resource is the reports bucket's key. */
+  const onReportsKey = (from: Synthesized, statement: Statement): boolean =>
+    canonical(statement.Resource) ===
+    canonical(arnOf(idOf(from, present(from.stack.certificates, 'the certificate check').reports.key)));
+
+  /**
+   * The KMS actions each role may take on the reports bucket's key. Only the certificate check's steps use
+   * it, each for its prefixes: the three collectors write their parts, the report step reads them and
+   * writes the report.
+   */
+  const expectReportsKeyGrantsOnlyToTheCertificateSteps = (from: Synthesized) => {
+    const certificates = present(from.stack.certificates, 'the certificate check');
+    const policies = from.template.findResources('AWS::IAM::Policy');
+    const grants: Record<string, string[]> = {};
+    for (const { policy, statement } of kmsStatements(from)) {
+      if (!onReportsKey(from, statement)) continue;
+      for (const role of present(policies[policy], policy).Properties.Roles as { Ref: string }[]) {
+        grants[role.Ref] = [...(grants[role.Ref] ?? []), ...asArray(statement.Action)].sort();
+      }
+    }
+    const roleOf = (fn: { role?: IConstruct }) => idOf(from, present(fn.role, 'a step role'));
+    expect(grants).toEqual({
+      [roleOf(certificates.collectAwsFunction)]: ['kms:GenerateDataKey'],
+      [roleOf(certificates.collectCertManagerFunction)]: ['kms:GenerateDataKey'],
+      [roleOf(certificates.probeEndpointsFunction)]: ['kms:GenerateDataKey'],
+      [roleOf(certificates.reportFunction)]: ['kms:Decrypt', 'kms:GenerateDataKey'],
+    });
+  };
+
+  /** The state machines of both runbooks. */
+  const workflows = (from: Synthesized) => [
+    from.rollback.workflow,
+    present(from.stack.certificates, 'the certificate check').workflow,
+  ];
+
   describe('with an existing on-call topic', () => {
     const topicArn = 'arn:aws:sns:eu-west-1:123456789012:pagerduty-platform';
     let existing: Synthesized;
@@ -306,22 +376,27 @@ describe('the runbooks permissions', () => {
     });
 
     it('publishes to that topic and needs no key', () => {
-      const smRole = idOf(existing, existing.rollback.workflow.stateMachine.role);
-      existing.template.hasResourceProperties('AWS::IAM::Policy', {
-        Roles: [ref(smRole)],
-        PolicyDocument: {
-          Statement: Match.arrayWith([Match.objectLike({ Action: 'sns:Publish', Resource: topicArn })]),
-        },
-      });
+      for (const workflow of workflows(existing)) {
+        existing.template.hasResourceProperties('AWS::IAM::Policy', {
+          Roles: [ref(idOf(existing, workflow.stateMachine.role))],
+          PolicyDocument: {
+            Statement: Match.arrayWith([Match.objectLike({ Action: 'sns:Publish', Resource: topicArn })]),
+          },
+        });
+      }
       existing.template.resourceCountIs('AWS::SNS::Topic', 0);
-      // The one key left encrypts the log groups; no role needs it (CloudWatch Logs uses it itself).
-      expect(Object.keys(existing.template.findResources('AWS::KMS::Key'))).toEqual([
-        idOf(existing, existing.stack.logs.key),
-      ]);
-      const kms = policyStatements(existing.template).filter(({ statement }) =>
-        asArray(statement.Action).some((action) => action.startsWith('kms:')),
+      // No on-call key: the logs key encrypts the log groups, which no role needs (CloudWatch Logs uses it
+      // itself), and the reports key the reports bucket, which only the certificate check's steps use.
+      expect(Object.keys(existing.template.findResources('AWS::KMS::Key')).sort()).toEqual(
+        [
+          idOf(existing, existing.stack.logs.key),
+          idOf(existing, present(existing.stack.certificates, 'the certificate check').reports.key),
+        ].sort(),
       );
-      expect(kms).toEqual([]);
+      expect(kmsStatements(existing).filter(({ statement }) => !onReportsKey(existing, statement))).toEqual(
+        [],
+      );
+      expectReportsKeyGrantsOnlyToTheCertificateSteps(existing);
     });
   });
 
@@ -335,31 +410,36 @@ describe('the runbooks permissions', () => {
       existing = synth(raw);
     });
 
-    it('lets the state machine use exactly that key, and nothing else any key', () => {
-      const smRole = idOf(existing, existing.rollback.workflow.stateMachine.role);
-      const kms = policyStatements(existing.template).filter(({ statement }) =>
-        asArray(statement.Action).some((action) => action.startsWith('kms:')),
+    it('lets each state machine use exactly that key, and nothing else any key (the reports key aside, which only the certificate steps use)', () => {
+      const kms = kmsStatements(existing).filter(({ statement }) => !onReportsKey(existing, statement));
+      expect(kms.sort((a, b) => a.policy.localeCompare(b.policy))).toEqual(
+        workflows(existing)
+          .map((workflow) => ({
+            policy: idOf(existing, workflow.policy),
+            statement: {
+              Sid: 'EncryptPages',
+              Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+              Effect: 'Allow',
+              Resource: keyArn,
+            },
+          }))
+          .sort((a, b) => a.policy.localeCompare(b.policy)),
       );
-      expect(kms).toEqual([
-        {
-          policy: idOf(existing, existing.rollback.workflow.policy),
-          statement: {
-            Sid: 'EncryptPages',
-            Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
-            Effect: 'Allow',
-            Resource: keyArn,
-          },
-        },
-      ]);
-      existing.template.hasResourceProperties('AWS::IAM::Policy', {
-        PolicyName: Match.anyValue(),
-        Roles: [ref(smRole)],
-        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'EncryptPages' })]) },
-      });
+      for (const workflow of workflows(existing)) {
+        existing.template.hasResourceProperties('AWS::IAM::Policy', {
+          PolicyName: Match.anyValue(),
+          Roles: [ref(idOf(existing, workflow.stateMachine.role))],
+          PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'EncryptPages' })]) },
+        });
+      }
+      expectReportsKeyGrantsOnlyToTheCertificateSteps(existing);
       // Imported, not created: the stack cannot change that key's policy (the README says what it needs).
-      expect(Object.keys(existing.template.findResources('AWS::KMS::Key'))).toEqual([
-        idOf(existing, existing.stack.logs.key),
-      ]);
+      expect(Object.keys(existing.template.findResources('AWS::KMS::Key')).sort()).toEqual(
+        [
+          idOf(existing, existing.stack.logs.key),
+          idOf(existing, present(existing.stack.certificates, 'the certificate check').reports.key),
+        ].sort(),
+      );
     });
   });
 

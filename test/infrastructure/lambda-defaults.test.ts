@@ -6,8 +6,20 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RunbookLogs } from '../../lib/runbook-logs';
 import { RunbookFunction } from '../../lib/runbook-function';
-import { idOf } from './helpers';
-import { synth, type Synthesized } from './synth';
+import { notifySlackFunction } from '../../lambdas/notify/functions';
+import { idOf, present } from './helpers';
+import { functionEntries, synth, type Synthesized } from './synth';
+
+interface DeployedFunction {
+  Timeout: number;
+  MemorySize: number;
+  Environment: { Variables: Record<string, string | undefined> };
+}
+
+const deployedFunctions = (synthesized: Synthesized): DeployedFunction[] =>
+  Object.values(synthesized.template.findResources('AWS::Lambda::Function')).map(
+    (resource) => (resource as { Properties: DeployedFunction }).Properties,
+  );
 
 describe('every runbook Lambda', () => {
   let synthesized: Synthesized;
@@ -15,36 +27,56 @@ describe('every runbook Lambda', () => {
     synthesized = synth();
   });
 
-  it('runs Node.js 22 on arm64 with active tracing and 256 MB', () => {
-    synthesized.template.resourceCountIs('AWS::Lambda::Function', 5);
+  /** Each deployed function's properties, by its POWERTOOLS_SERVICE_NAME. */
+  const deployed = (): Map<string, DeployedFunction> =>
+    new Map(
+      deployedFunctions(synthesized).map((fn) => [
+        present(fn.Environment.Variables.POWERTOOLS_SERVICE_NAME, 'POWERTOOLS_SERVICE_NAME'),
+        fn,
+      ]),
+    );
+
+  it('runs Node.js 22 on arm64 with active tracing, and 256 MB unless its table entry sets memoryMb', () => {
+    synthesized.template.resourceCountIs('AWS::Lambda::Function', functionEntries.length);
     synthesized.template.allResourcesProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs22.x',
       Architectures: ['arm64'],
       TracingConfig: { Mode: 'Active' },
-      MemorySize: 256,
     });
+    const functions = deployed();
+    for (const entry of functionEntries) {
+      const fn = present(functions.get(entry.serviceName), entry.serviceName);
+      expect(fn.MemorySize, entry.serviceName).toBe(entry.memoryMb ?? 256);
+    }
   });
 
-  it('gives each 30 s, except the Slack notifier, which needs 40 s for its bounded retries', () => {
-    const timeouts = Object.values(synthesized.template.findResources('AWS::Lambda::Function')).map(
-      (resource) =>
-        (resource as { Properties: { Timeout: number; Environment: { Variables: Record<string, string> } } })
-          .Properties,
-    );
-    expect(timeouts.filter((fn) => fn.Timeout === 30)).toHaveLength(4);
-    expect(timeouts.find((fn) => fn.Timeout === 40)?.Environment.Variables.WEBHOOK_SECRET_ID).toBeDefined();
+  it("gives each its table entry's timeoutSeconds, else 30 s, except the Slack notifier, which needs 40 s for its bounded retries", () => {
+    const functions = deployed();
+    for (const entry of functionEntries) {
+      const fn = present(functions.get(entry.serviceName), entry.serviceName);
+      expect(fn.Timeout, entry.serviceName).toBe(
+        entry === notifySlackFunction ? 40 : (entry.timeoutSeconds ?? 30),
+      );
+    }
+    const notifier = present(functions.get(notifySlackFunction.serviceName), 'the notifier');
+    expect(notifier.Environment.Variables.WEBHOOK_SECRET_ID).toBeDefined();
   });
 
-  it('names its Powertools service, logs at INFO and maps stack traces to the sources', () => {
+  it("names its Powertools service after its table entry's serviceName, logs at INFO and maps stack traces to the sources", () => {
     synthesized.template.allResourcesProperties('AWS::Lambda::Function', {
       Environment: {
         Variables: Match.objectLike({
-          POWERTOOLS_SERVICE_NAME: Match.stringLikeRegexp('^(notify-slack|rollback-[a-z-]+)$'),
+          POWERTOOLS_SERVICE_NAME: Match.anyValue(),
           POWERTOOLS_LOG_LEVEL: 'INFO',
           NODE_OPTIONS: '--enable-source-maps',
         }),
       },
     });
+    // Every table entry once, and no function whose service name is in no table.
+    const names = deployedFunctions(synthesized).map(
+      (fn) => fn.Environment.Variables.POWERTOOLS_SERVICE_NAME,
+    );
+    expect(names.sort()).toEqual(functionEntries.map((entry) => entry.serviceName).sort());
   });
 
   it('logs to its own log group, kept a year, encrypted with the logs key and deleted with the stack', () => {

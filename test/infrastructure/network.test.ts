@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { rollbackFunctions } from '../../lambdas/rollback/functions';
 import { idOf, present } from './helpers';
-import { exampleConfig, synth, type Synthesized, vpcExampleConfig } from './synth';
+import {
+  exampleConfig,
+  functionEntries,
+  STATE_MACHINE_COUNT,
+  synth,
+  type Synthesized,
+  vpcExampleConfig,
+} from './synth';
 
 const SUBNETS = ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2'];
 const CLUSTER_GROUP = 'sg-0c1a2b3c4d5e6f789';
@@ -171,6 +178,33 @@ describe('VPC placement', () => {
     });
   });
 
+  describe('without internet access, with the certificate check', () => {
+    const synthesized = synth({
+      ...withNetwork({ internetAccess: false, vpcCidr: '10.20.0.0/16' }),
+      certificates: exampleConfig().certificates,
+    });
+
+    it('keeps outside the VPC exactly the functions that reach the internet (reaches), the others in it', () => {
+      const functions = functionsByService(synthesized);
+      expect(functions.size).toBe(functionEntries.length);
+      const outside = functionEntries.filter((entry) => entry.reaches.includes('internet'));
+      // Today the notifier (Slack), the AWS collector (ACM in other regions, IAM) and the prober: the
+      // certificate check has functions on both sides.
+      expect(outside.some((entry) => entry.serviceName.startsWith('certificates-'))).toBe(true);
+      expect(
+        functionEntries.some(
+          (entry) => entry.serviceName.startsWith('certificates-') && !outside.includes(entry),
+        ),
+      ).toBe(true);
+      for (const entry of functionEntries) {
+        const fn = present(functions.get(entry.serviceName), entry.serviceName);
+        const inVpc = !outside.includes(entry);
+        expect(fn.Properties.VpcConfig === undefined, entry.serviceName).toBe(!inVpc);
+        expect(placementOf(fn), entry.serviceName).toBe(inVpc ? 'vpc' : 'outside-vpc');
+      }
+    });
+  });
+
   describe("with the team's own security groups and no endpoints", () => {
     const synthesized = synth(withNetwork({ securityGroupIds: ownGroups, createEndpoints: false }));
 
@@ -212,11 +246,12 @@ describe('the keys', () => {
   const synthesized = synth();
   const keys = resources(synthesized, 'AWS::KMS::Key');
 
-  it('are two, both rotated, and both deny grants to anything but AWS services (CT.KMS.PR.3)', () => {
+  it('are three (logs, on-call, reports), all rotated, and all deny grants to anything but AWS services (CT.KMS.PR.3)', () => {
     expect(Object.keys(keys).sort()).toEqual(
       [
         idOf(synthesized, synthesized.stack.logs.key),
         idOf(synthesized, present(synthesized.stack.onCall.key, 'the on-call key')),
+        idOf(synthesized, present(synthesized.stack.certificates, 'the certificate check').reports.key),
       ].sort(),
     );
     for (const key of Object.values(keys)) {
@@ -248,7 +283,8 @@ describe('the keys', () => {
   it('every log group is encrypted with the logs key', () => {
     const logsKey = idOf(synthesized, synthesized.stack.logs.key);
     const logGroups = Object.values(resources(synthesized, 'AWS::Logs::LogGroup'));
-    expect(logGroups).toHaveLength(6);
+    // One per Lambda (the notifier and each function table entry) and one per state machine.
+    expect(logGroups).toHaveLength(functionEntries.length + STATE_MACHINE_COUNT);
     for (const group of logGroups) {
       expect(group.Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [logsKey, 'Arn'] });
     }

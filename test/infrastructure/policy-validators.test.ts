@@ -3,11 +3,15 @@ import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
+import { RunbookFunction } from '../../lib/runbook-function';
 import {
   controlTowerFindings,
   exampleConfig,
+  functionEntries,
+  STATE_MACHINE_COUNT,
   stackControlTowerFindings,
   synth,
+  type Synthesized,
   vpcExampleConfig,
 } from './synth';
 
@@ -16,6 +20,12 @@ const withNetwork = (network: Record<string, unknown>) => () => {
   const raw = vpcExampleConfig();
   return { ...raw, network: { ...(raw.network as Record<string, unknown>), ...network } };
 };
+
+/** The VPC example without internet access, with the example's certificate check added. */
+const noInternetWithCertificates = () => ({
+  ...withNetwork({ internetAccess: false, vpcCidr: '10.20.0.0/16' })(),
+  certificates: exampleConfig().certificates,
+});
 
 const variants: [string, () => Record<string, unknown>][] = [
   ['the example configuration', exampleConfig],
@@ -65,6 +75,10 @@ const variants: [string, () => Record<string, unknown>][] = [
     withNetwork({ internetAccess: false, vpcCidr: '10.20.0.0/16' }),
   ],
   [
+    'a VPC without internet access, with the certificate check (some of its steps stay outside)',
+    noInternetWithCertificates,
+  ],
+  [
     "a VPC with the team's own security groups and no endpoints",
     withNetwork({
       securityGroupIds: ['sg-0aaaaaaaaaaaaaaa1', 'sg-0bbbbbbbbbbbbbbb2'],
@@ -83,10 +97,29 @@ const variants: [string, () => Record<string, unknown>][] = [
   ],
 ];
 
-/** Every acknowledgement in the stack: rule id and reason. */
+/** The Lambda placement acknowledgements: the service name of each function acknowledged, and the reason. */
+function placementAcknowledgements(synthesized: Synthesized): [string, string][] {
+  return synthesized.stack.node
+    .findAll()
+    .filter((construct): construct is RunbookFunction => construct instanceof RunbookFunction)
+    .flatMap((fn) =>
+      fn.node.metadata
+        .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+        .flatMap((entry) => Object.entries(entry.data as Record<string, string>))
+        .filter(([id]) => id === 'cdk-validator-cfnguard::lambda_inside_vpc_check')
+        .map(([, reason]): [string, string] => [fn.definition.serviceName, reason]),
+    );
+}
+
+/** Every acknowledgement in the stack of a raw configuration (default: the example): rule id and reason. */
 function acknowledgements(raw?: Record<string, unknown>): [string, string][] {
-  return synth(raw)
-    .stack.node.findAll()
+  return acknowledgementsIn(synth(raw));
+}
+
+/** Every acknowledgement in a synthesized stack: rule id and reason. */
+function acknowledgementsIn(synthesized: Synthesized): [string, string][] {
+  return synthesized.stack.node
+    .findAll()
     .flatMap((construct) => construct.node.metadata)
     .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
     .flatMap((entry) => Object.entries(entry.data as Record<string, string>));
@@ -112,26 +145,38 @@ describe("AWS's Control Tower proactive controls (cfn-guard)", () => {
   });
 
   it('acknowledges Lambda placement outside a VPC only for the reason that applies', () => {
-    const outside = acknowledgements(exampleConfig()).filter(
-      ([id]) => id === 'cdk-validator-cfnguard::lambda_inside_vpc_check',
-    );
-    expect(outside).toHaveLength(5);
+    const placement = ([id]: [string, string]) => id === 'cdk-validator-cfnguard::lambda_inside_vpc_check';
+    // No network section: every Lambda, each once, and nothing else.
+    const example = synth();
+    const outside = acknowledgementsIn(example).filter(placement);
+    expect(outside).toHaveLength(functionEntries.length);
+    expect(
+      placementAcknowledgements(example)
+        .map(([name]) => name)
+        .sort(),
+    ).toEqual(functionEntries.map((entry) => entry.serviceName).sort());
     for (const [, reason] of outside) expect(reason).toMatch(/no network section/);
 
-    const noInternet = acknowledgements(
-      withNetwork({ internetAccess: false, vpcCidr: '10.20.0.0/16' })(),
-    ).filter(([id]) => id === 'cdk-validator-cfnguard::lambda_inside_vpc_check');
-    // Only the Slack notifier: it needs the internet, which the subnets lack.
-    expect(noInternet).toHaveLength(1);
-    expect(noInternet[0]?.[1]).toMatch(/internetAccess: false/);
+    // Without internet access: exactly the functions that reach the internet, which the subnets lack.
+    const withoutInternet = synth(noInternetWithCertificates());
+    const reachInternet = functionEntries.filter((entry) => entry.reaches.includes('internet'));
+    expect(reachInternet.some((entry) => entry.serviceName.startsWith('certificates-'))).toBe(true);
+    const noInternet = placementAcknowledgements(withoutInternet);
+    expect(noInternet.map(([name]) => name).sort()).toEqual(
+      reachInternet.map((entry) => entry.serviceName).sort(),
+    );
+    expect(acknowledgementsIn(withoutInternet).filter(placement)).toHaveLength(reachInternet.length);
+    for (const [, reason] of noInternet) expect(reason).toMatch(/internetAccess: false/);
   });
 
   it("acknowledges a retention below a year as the configuration's choice, on every log group", () => {
-    const raw = { ...exampleConfig(), logs: { retentionDays: 30 } };
-    const retention = acknowledgements(raw).filter(
+    const shortRetention = synth({ ...exampleConfig(), logs: { retentionDays: 30 } });
+    const retention = acknowledgementsIn(shortRetention).filter(
       ([id]) => id === 'cdk-validator-cfnguard::cloudwatch_log_group_retention_period_check',
     );
-    expect(retention).toHaveLength(6);
+    // One per log group: each Lambda's and each state machine's.
+    expect(retention).toHaveLength(functionEntries.length + STATE_MACHINE_COUNT);
+    shortRetention.template.resourceCountIs('AWS::Logs::LogGroup', retention.length);
     for (const [, reason] of retention) expect(reason).toMatch(/retentionDays is 30/);
     expect(acknowledgements(exampleConfig()).map(([id]) => id)).not.toContain(
       'cdk-validator-cfnguard::cloudwatch_log_group_retention_period_check',

@@ -1,6 +1,9 @@
-import { App } from 'aws-cdk-lib';
+import { App, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { certificateFunctions } from '../../lambdas/certificates/functions';
+import { notifySlackFunction } from '../../lambdas/notify/functions';
+import { rollbackFunctions } from '../../lambdas/rollback/functions';
 import { parseConfig } from '../../lib/config/load';
 import { RunbooksStack } from '../../lib/runbooks-stack';
 import { alarmArn, arnOf, idOf, present, ref } from './helpers';
@@ -152,15 +155,76 @@ describe('the on-call topic key in the configuration', () => {
 });
 
 describe('a stack whose configuration leaves a runbook out', () => {
-  it('deploys the shared resources and none of that runbook', () => {
-    const config = { ...parseConfig(exampleConfig(), 'example'), rollback: undefined };
-    const stack = new RunbooksStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'NoRollback', {
-      config,
-    });
-    const template = Template.fromStack(stack);
-    expect(stack.rollback).toBeUndefined();
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 0);
-    template.resourceCountIs('AWS::Events::EventBus', 1);
-    expect(Object.keys(template.toJSON().Outputs ?? {})).not.toContain('RollbackStateMachineArn');
+  /** Each runbook section, what it deploys, and how the stack and its template name it. */
+  const runbooks = {
+    rollback: {
+      construct: (stack: RunbooksStack) => stack.rollback,
+      stateMachine: 'platform-runbooks-prod-rollback',
+      functions: Object.values(rollbackFunctions),
+      outputs: ['RollbackStateMachineArn'],
+    },
+    certificates: {
+      construct: (stack: RunbooksStack) => stack.certificates,
+      stateMachine: 'platform-runbooks-prod-certificates',
+      functions: Object.values(certificateFunctions),
+      outputs: ['CertificateCheckStateMachineArn', 'ReportsBucketName'],
+    },
+  };
+  type Section = keyof typeof runbooks;
+
+  /** The example without one runbook section, validated as `bin/app.ts` does. */
+  const stackWithout = (section: Section) => {
+    const raw = Object.fromEntries(Object.entries(exampleConfig()).filter(([key]) => key !== section));
+    const config = parseConfig(raw, `example without ${section}`);
+    const stack = new RunbooksStack(
+      new App({ context: { 'aws:cdk:bundling-stacks': [] } }),
+      `Without-${section}`,
+      { config },
+    );
+    return { stack, template: Template.fromStack(stack) };
+  };
+
+  it.each(Object.keys(runbooks) as Section[])(
+    'without a %s section: deploys the shared resources and none of that runbook',
+    (section) => {
+      const { stack, template } = stackWithout(section);
+      const [kept] = (Object.keys(runbooks) as Section[]).filter((other) => other !== section);
+      const left = runbooks[section];
+      const other = runbooks[present(kept, 'the other runbook')];
+
+      expect(left.construct(stack)).toBeUndefined();
+      expect(other.construct(stack)).toBeDefined();
+      // The shared resources: lifecycle bus, on-call topic, lock table (the notifier: below).
+      template.resourceCountIs('AWS::Events::EventBus', 1);
+      template.resourceCountIs('AWS::SNS::Topic', 1);
+      template.resourceCountIs('AWS::DynamoDB::Table', 1);
+      const stateMachines = Object.values(template.findResources('AWS::StepFunctions::StateMachine')).map(
+        (machine) => machine.Properties.StateMachineName as string,
+      );
+      expect(stateMachines).toEqual([other.stateMachine]);
+      const services = Object.values(template.findResources('AWS::Lambda::Function')).map(
+        (fn) => fn.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME as string,
+      );
+      expect(services.sort()).toEqual(
+        [notifySlackFunction, ...other.functions].map((entry) => entry.serviceName).sort(),
+      );
+      const outputs = Object.keys(template.toJSON().Outputs ?? {});
+      expect(outputs).toEqual(expect.arrayContaining(['LifecycleEventBusName', 'OnCallTopicArn']));
+      expect(outputs).toEqual(expect.arrayContaining(other.outputs));
+      for (const output of left.outputs) expect(outputs).not.toContain(output);
+    },
+  );
+
+  it('creates no reports bucket (nor its key or access-logs bucket) when no runbook writes reports', () => {
+    const { stack, template } = stackWithout('certificates');
+    template.resourceCountIs('AWS::S3::Bucket', 0);
+    expect(Object.keys(template.findResources('AWS::KMS::Key')).sort()).toEqual(
+      [
+        stack.getLogicalId(stack.logs.key.node.defaultChild as CfnElement),
+        stack.getLogicalId(present(stack.onCall.key, 'the on-call key').node.defaultChild as CfnElement),
+      ].sort(),
+    );
+    // The certificate check's stack has it: the bucket and its access-logs bucket.
+    stackWithout('rollback').template.resourceCountIs('AWS::S3::Bucket', 2);
   });
 });

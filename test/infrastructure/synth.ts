@@ -7,6 +7,10 @@ import { FAIL_SYNTH_ON_VALIDATION_ERRORS_CONTEXT, VALIDATION_REPORT_FILE } from 
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parse } from 'yaml';
+import { certificateFunctions } from '../../lambdas/certificates/functions';
+import { notifySlackFunction } from '../../lambdas/notify/functions';
+import { rollbackFunctions } from '../../lambdas/rollback/functions';
+import type { RunbookFunctionEntry } from '../../lambdas/shared/function-table';
 import { parseConfig } from '../../lib/config/load';
 import type { RollbackRunbook } from '../../lib/rollback-runbook';
 import { RunbooksStack } from '../../lib/runbooks-stack';
@@ -26,6 +30,19 @@ export interface Synthesized {
   /** cdk-nag AwsSolutions findings left after the constructs' acknowledgements. */
   findings: NagFinding[];
 }
+
+/**
+ * Every Lambda a stack with both runbook sections deploys (the example configuration does): the Slack
+ * notifier and the entries of each runbook's function table.
+ */
+export const functionEntries: readonly RunbookFunctionEntry[] = [
+  notifySlackFunction,
+  ...Object.values(rollbackFunctions),
+  ...Object.values(certificateFunctions),
+];
+
+/** The state machines of a stack with both runbook sections: the rollback and the certificate check. */
+export const STATE_MACHINE_COUNT = 2;
 
 const examplePath = new URL('../../lib/config/example.yaml', import.meta.url);
 const vpcExamplePath = new URL('../../lib/config/example-vpc.yaml', import.meta.url);

@@ -105,3 +105,23 @@ describe('certificate classification', () => {
     expect(ordered).toEqual(['expired', 'critical', 'warning-soon', 'warning-late', 'ok']);
   });
 });
+
+describe('an imported certificate far from expiry', () => {
+  it('is ok: that it never renews matters only once its expiry is near', () => {
+    const now = new Date('2026-12-02T00:00:00Z');
+    const far = classify(
+      {
+        source: 'acm',
+        id: 'arn:aws:acm:eu-west-1:111122223333:certificate/imported',
+        name: 'partner.example.com',
+        notAfter: new Date(now.getTime() + 200 * 86_400_000).toISOString(),
+        renewsAutomatically: false,
+        inUseBy: [],
+        problems: [{ code: 'imported', text: 'Re-import it before it expires.' }],
+      },
+      { criticalDays: 7, warningDays: 30 },
+      now,
+    );
+    expect(far.severity).toBe('ok');
+  });
+});

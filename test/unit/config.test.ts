@@ -82,8 +82,22 @@ describe('the configuration', () => {
   it('refuses a configuration with no runbook section, since it would deploy nothing', () => {
     const raw: Record<string, unknown> = example();
     delete raw.rollback;
-    expect(errorFor(raw)).toMatch(/\(root\): no runbook is configured: add a runbook section \(rollback\)/);
+    delete raw.certificates;
+    expect(errorFor(raw)).toMatch(
+      /\(root\): no runbook is configured: add a runbook section \(rollback, certificates\)/,
+    );
   });
+
+  it.each(['rollback', 'certificates'])(
+    'accepts a configuration whose only runbook section is %s',
+    (kept) => {
+      const left = kept === 'rollback' ? 'certificates' : 'rollback';
+      const raw = Object.fromEntries(Object.entries(example()).filter(([key]) => key !== left));
+      const config = parseConfig(raw, 'test.yaml');
+      expect(config.rollback !== undefined).toBe(kept === 'rollback');
+      expect(config.certificates !== undefined).toBe(kept === 'certificates');
+    },
+  );
 
   it('names the file it could not read', () => {
     expect(() => loadConfig(join(tmpdir(), 'no-such-runbooks-config.yaml'))).toThrow(

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { RunbookReport } from '../../lambdas/notify/report';
+import { safeParse } from 'zod/v4/core';
+import {
+  MAX_SECTION_LINES,
+  MAX_SECTIONS,
+  runbookReportSchema,
+  type RunbookReport,
+} from '../../lambdas/notify/report';
 import { buildSlackMessage, type Block } from '../../lambdas/notify/slack-message';
 
 const executionArn = 'arn:aws:states:eu-west-1:123456789012:execution:rollback:a1b2c3';
@@ -251,6 +257,80 @@ describe('buildSlackMessage', () => {
     });
   });
 
+  describe('sections', () => {
+    const sections = [
+      {
+        title: 'Expired (2)',
+        lines: ['shop.example.com · expired 3 days ago', 'api.example.com · expired today'],
+      },
+      { title: 'Sources not read (1)', lines: ['acm · ap-south-1: ThrottlingException'] },
+    ];
+
+    it('shows each as one block after the reason, its title in bold and a bullet per line, in order', () => {
+      const message = buildSlackMessage(
+        report({ outcome: 'succeeded', reasonText: '2 certificates have expired.', sections }),
+        options,
+      );
+      const all = texts(message.blocks);
+      const reason = all.findIndex((text) => text.startsWith('*Reason:*'));
+      expect(all.slice(reason + 1, reason + 3)).toEqual([
+        '*Expired (2)*\n• shop.example.com · expired 3 days ago\n• api.example.com · expired today',
+        '*Sources not read (1)*\n• acm · ap-south-1: ThrottlingException',
+      ]);
+      expect(all[reason + 3]).toMatch(/^🔗 /);
+    });
+
+    it('shows a section without lines as its title alone, and none when the report has none', () => {
+      const message = buildSlackMessage(
+        report({ sections: [{ title: 'Nothing to do', lines: [] }] }),
+        options,
+      );
+      expect(texts(message.blocks)).toContain('*Nothing to do*');
+      expect(buildSlackMessage(report(), options).blocks).toHaveLength(6);
+    });
+
+    it('counts the lines that do not fit the block, and cuts one overlong line instead of dropping the rest', () => {
+      const message = buildSlackMessage(
+        report({
+          sections: [
+            { title: 'Many', lines: Array.from({ length: 20 }, (_, i) => `line ${i} ${'x'.repeat(290)}`) },
+            { title: 'One long', lines: ['y'.repeat(5_000), 'short'] },
+          ],
+        }),
+        options,
+      );
+      const [many, long] = texts(message.blocks).filter((text) => /^\*(Many|One long)\*/.test(text));
+      expect(many?.length).toBeLessThanOrEqual(3_000);
+      const manyLines = many?.split('\n') ?? [];
+      expect(manyLines.at(-1)).toBe(`…and ${20 - (manyLines.length - 2)} more`);
+      expect(manyLines.length).toBeGreaterThan(5);
+      expect(long).toMatch(/^\*One long\*\n• y{499}…\n• short$/);
+    });
+
+    it('is refused beyond six sections or twenty lines, as the other arrays are', () => {
+      const tooMany = { ...report(), sections: Array.from({ length: MAX_SECTIONS + 1 }, () => sections[0]) };
+      const tooLong = {
+        ...report(),
+        sections: [{ title: 'Long', lines: Array.from({ length: MAX_SECTION_LINES + 1 }, (_, i) => `${i}`) }],
+      };
+      const messages = [tooMany, tooLong].map((input) => {
+        const result = safeParse(runbookReportSchema, input);
+        return result.success
+          ? []
+          : result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+      });
+      expect(messages).toEqual([
+        [
+          'sections: must have at most 6 sections: a message is read at a glance; put the rest in detail or behind a link',
+        ],
+        [
+          'sections.0.lines: must have at most 20 lines: a message is read at a glance; put the rest in detail or behind a link',
+        ],
+      ]);
+      expect(safeParse(runbookReportSchema, { ...report(), sections }).success).toBe(true);
+    });
+  });
+
   describe('links and footer', () => {
     it('links the execution in the console of its region, the report’s links, and the dashboard', () => {
       const arn = 'arn:aws:states:us-east-2:123456789012:execution:rollback:a1b2c3';
@@ -320,11 +400,15 @@ describe('buildSlackMessage', () => {
             url: `https://example.com/${'p'.repeat(1_000)}`,
             label: `link ${i}`,
           })),
+          sections: Array.from({ length: 6 }, (_, i) => ({
+            title: `Section ${i} `.repeat(50),
+            lines: Array.from({ length: 20 }, (_, j) => `line ${j} `.repeat(200)),
+          })),
           paged: true,
         }),
         { environment: 'production', dashboardUrl: options.dashboardUrl },
       );
-      expect(message.blocks.length).toBeLessThanOrEqual(50);
+      expect(message.blocks).toHaveLength(14);
       expect(header(message.blocks).length).toBeLessThanOrEqual(150);
       expect(header(message.blocks).endsWith('…')).toBe(true);
       for (const text of texts(message.blocks)) expect(text.length).toBeLessThanOrEqual(3_000);
@@ -403,6 +487,7 @@ describe('buildSlackMessage', () => {
         ],
         figures: [{ label: '<!channel> time', from: at.alarm, to: at.patched }],
         links: [{ url: 'https://example.com/a?b=1&c=<!channel>|x', label: '<!here> docs' }],
+        sections: [{ title: '<!channel> & co', lines: ['<@U123> expires <!date^1|now>'] }],
         execution: { id: executionArn, name: '<b>', startTime: '2025-03-04T03:00:05Z' },
       }),
       { environment: 'prod<&>' },
@@ -418,6 +503,7 @@ describe('buildSlackMessage', () => {
     expect(text).toContain('<https://example.com/a?b=1&amp;c=%3C!channel%3E%7Cx|&lt;!here&gt; docs>');
     expect(text).toContain('prod&lt;&amp;&gt; · account');
     expect(text).toContain('execution `&lt;b&gt;`');
+    expect(text).toContain('*&lt;!channel&gt; &amp; co*\n• &lt;@U123&gt; expires &lt;!date^1|now&gt;');
     expect(message.text).toContain(
       'Roll&lt;!channel&gt;back rejected · prod&lt;&amp;&gt; · &lt;!here&gt;/web',
     );

@@ -1,5 +1,5 @@
-// The apps/v1 objects the simulated server stores, as zod schemas: a patched Deployment is validated before it is
-// persisted, as the API server validates it.
+// The objects the simulated server stores: apps/v1 as zod schemas (a patched Deployment is validated before it is
+// persisted, as the API server validates it), and cert-manager.io/v1 Certificates, which are only ever read.
 import { z } from 'zod';
 
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
@@ -103,5 +103,38 @@ export interface SimReplicaSet {
     readyReplicas?: number;
     availableReplicas?: number;
     observedGeneration: number;
+  };
+}
+
+export interface SimCertificateCondition {
+  type: 'Ready' | 'Issuing';
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration: number;
+}
+
+/** A cert-manager.io/v1 Certificate as cert-manager leaves it: spec as applied, status as its controllers write it. */
+export interface SimCertificate {
+  apiVersion: 'cert-manager.io/v1';
+  kind: 'Certificate';
+  metadata: SimObjectMeta;
+  spec: {
+    secretName: string;
+    commonName?: string;
+    dnsNames?: string[];
+    issuerRef: { name: string; kind?: string; group?: string };
+    privateKey: { algorithm: string; size: number; rotationPolicy: string };
+  };
+  /** Absent until cert-manager first reconciles the Certificate. */
+  status?: {
+    notBefore?: string;
+    notAfter?: string;
+    renewalTime?: string;
+    revision?: number;
+    failedIssuanceAttempts?: number;
+    lastFailureTime?: string;
+    conditions?: SimCertificateCondition[];
   };
 }

@@ -1,7 +1,7 @@
 // A simulated EKS Kubernetes API server for tests, benchmarks and rehearsals: HTTPS on loopback with a CA of its
 // own, EKS token authentication, apps/v1 Deployments and ReplicaSets with resourceVersions, generations, JSON
-// Patch and paginated lists, a deployment controller that rolls out at a pace the test chooses, and injected
-// faults. This module is the HTTP side and the test-facing helpers; each engine is a module of its own.
+// Patch and paginated lists, a deployment controller that rolls out at a pace the test chooses, cert-manager
+// Certificates (read-only, served while cert-manager is installed), and injected faults. This module is the HTTP side and the test-facing helpers; each engine is a module of its own.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
@@ -19,6 +19,8 @@ import {
   kubernetesTimestamp,
   LAST_APPLIED_ANNOTATION,
   REVISION_ANNOTATION,
+  type SimCertificate,
+  type SimCertificateCondition,
   type SimDeployment,
   type SimLabelSelector,
   type SimReplicaSet,
@@ -33,7 +35,7 @@ import {
 
 export type { RolloutBehaviour } from './deployment-controller';
 export type { Fault } from './faults';
-export type { SimDeployment, SimLabelSelector, SimReplicaSet } from './objects';
+export type { SimCertificate, SimDeployment, SimLabelSelector, SimReplicaSet } from './objects';
 
 export interface SimulatedKubernetesApiOptions {
   clusterName: string;
@@ -61,10 +63,52 @@ export interface AddDeploymentOptions {
   selector?: SimLabelSelector;
 }
 
-/** What the role's access policy does not allow: these verbs (any when omitted) in this namespace (any when omitted). */
+/** The resource types the server serves: apps/v1 always, cert-manager.io/v1 while cert-manager is installed. */
+export type SimResource = 'deployments' | 'replicasets' | 'certificates';
+
+/**
+ * What the role's access does not allow: these verbs (any when omitted) on these resources (any when omitted) in
+ * this namespace (any when omitted).
+ */
 export interface AccessDenial {
   verbs?: Array<'get' | 'list' | 'patch'>;
+  resources?: SimResource[];
   namespace?: string;
+}
+
+/** A condition of a Certificate's status, as cert-manager words one. */
+export interface CertificateConditionSpec {
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+}
+
+export interface AddCertificateOptions {
+  namespace: string;
+  name: string;
+  /** The Secret cert-manager writes the certificate to. Default `<name>-tls`. */
+  secretName?: string;
+  commonName?: string;
+  /** Default `[<name>.example.com]`; `[]` for none. */
+  dnsNames?: string[];
+  /** Default the ClusterIssuer `letsencrypt-prod`. */
+  issuerRef?: { name: string; kind?: string; group?: string };
+  /**
+   * The certificate in the Secret, as the status reports it; `null` for one never issued. Default: a 90-day
+   * certificate issued 30 days ago (by the server's clock), to renew at two thirds of its life as cert-manager
+   * does by default.
+   */
+  issued?: { notBefore: Date; notAfter: Date; renewalTime?: Date } | null;
+  /**
+   * The Ready condition; `null` for none, as before cert-manager first reconciles it (no status at all when
+   * nothing else is set either). Default: True when issued, else False with reason DoesNotExist.
+   */
+  ready?: CertificateConditionSpec | null;
+  /** The Issuing condition, present while an issuance runs or after one failed; none by default. */
+  issuing?: CertificateConditionSpec;
+  /** Failed issuances since the last success, and when the last failed; cert-manager backs off 1 h × 2^(n−1). */
+  failedIssuanceAttempts?: number;
+  lastFailureTime?: Date;
 }
 
 /**
@@ -131,11 +175,19 @@ export interface SimulatedKubernetesApi {
   setAccessEntry(present: boolean): void;
   /** Refuses matching requests with 403 and the message Kubernetes gives, naming user, verb, resource, namespace. */
   denyAccess(denial: AccessDenial): void;
+  /** A Certificate as cert-manager leaves it; cert-manager must be installed. */
+  addCertificate(options: AddCertificateOptions): SimCertificate;
+  /**
+   * Whether cert-manager is installed (it is, until told otherwise). Uninstalling deletes its CRDs and with them
+   * every Certificate, as Kubernetes does; the cert-manager.io API then answers 404 `404 page not found` as text,
+   * as an API server answers for a type it does not serve, after RBAC has authorized the request.
+   */
+  setCertManagerInstalled(installed: boolean): void;
   /** Presents `certificate` from the next connection on; open idle connections are closed, so none keeps the old. */
   presentCertificate(certificate: PresentedCertificate): Promise<void>;
   /**
    * Forgets all objects, faults, behaviours and recorded requests, and restores the access entry, the access
-   * policy and the cluster's certificate; `onRequest` listeners stay.
+   * policy, cert-manager and the cluster's certificate; `onRequest` listeners stay.
    */
   reset(): void;
   close(): Promise<void>;
@@ -144,6 +196,7 @@ export interface SimulatedKubernetesApi {
 const DEFAULT_REVISION_HISTORY_LIMIT = 10;
 const DEFAULT_USERNAME = 'arn:aws:sts::111122223333:assumed-role/platform-runbooks-kubernetes/runbook';
 const BUILD_ANNOTATION = 'app.example.com/build';
+const DAY_MS = 24 * 60 * 60_000;
 const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -293,11 +346,39 @@ function problemOf(error: unknown): HttpProblem | undefined {
   return undefined;
 }
 
-function notFound(kind: 'deployments' | 'replicasets', name: string): HttpProblem {
-  return new HttpProblem(404, `${kind}.apps "${name}" not found`, { name, group: 'apps', kind });
+const GROUP_OF: Record<SimResource, string> = {
+  deployments: 'apps',
+  replicasets: 'apps',
+  certificates: 'cert-manager.io',
+};
+
+function notFound(resource: SimResource, name: string): HttpProblem {
+  const group = GROUP_OF[resource];
+  return new HttpProblem(404, `${resource}.${group} "${name}" not found`, { name, group, kind: resource });
 }
 
-const RESOURCE_PATH = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/(deployments|replicasets)(?:\/([^/]+))?$/;
+/** A request for a namespaced object or list of one of the types the server knows, as RBAC and routing see it. */
+interface ResourceRequest {
+  group: string;
+  resource: SimResource;
+  namespace: string;
+  name?: string;
+}
+
+const RESOURCE_PATH = /^\/apis\/([^/]+)\/v1\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/;
+
+function resourceRequestOf(url: URL): ResourceRequest | undefined {
+  const match = RESOURCE_PATH.exec(url.pathname);
+  if (!match) return undefined;
+  const [, group, namespace = '', resource = '', name] = match;
+  if (!Object.hasOwn(GROUP_OF, resource) || GROUP_OF[resource as SimResource] !== group) return undefined;
+  return {
+    group,
+    resource: resource as SimResource,
+    namespace: decodeURIComponent(namespace),
+    ...(name === undefined ? {} : { name: decodeURIComponent(name) }),
+  };
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -312,6 +393,8 @@ export async function startKubernetesApiServer(
   const clock = new ResourceVersionClock();
   const deployments = new ObjectStore<SimDeployment>(clock);
   const replicaSets = new ObjectStore<SimReplicaSet>(clock);
+  const certificates = new ObjectStore<SimCertificate>(clock);
+  let certManagerInstalled = true;
   const controller = new DeploymentController({ deployments, replicaSets, clock, timestamp });
   const builds = new Map<string, number>();
   const faults = new FaultQueue();
@@ -373,45 +456,60 @@ export async function startKubernetesApiServer(
   }
 
   /** The 403 RBAC answers when a denial covers the request, as the API server words it (responsewriters). */
-  function authorize(method: string, url: URL): HttpProblem | undefined {
-    const match = RESOURCE_PATH.exec(url.pathname);
-    if (!match) return undefined;
-    const namespace = decodeURIComponent(match[1] ?? '');
-    const resource = match[2] ?? '';
-    const name = match[3] === undefined ? undefined : decodeURIComponent(match[3]);
+  function authorize(method: string, request: ResourceRequest | undefined): HttpProblem | undefined {
+    if (!request) return undefined;
+    const { group, resource, namespace, name } = request;
     const verb = method === 'GET' ? (name === undefined ? 'list' : 'get') : method.toLowerCase();
     const denied = denials.some(
       (denial) =>
         (denial.namespace === undefined || denial.namespace === namespace) &&
+        (denial.resources === undefined || denial.resources.includes(resource)) &&
         (denial.verbs === undefined || (denial.verbs as string[]).includes(verb)),
     );
     if (!denied) return undefined;
-    const subject = name === undefined ? `${resource}.apps` : `${resource}.apps "${name}"`;
+    const subject = name === undefined ? `${resource}.${group}` : `${resource}.${group} "${name}"`;
     return new HttpProblem(
       403,
-      `${subject} is forbidden: User "${username}" cannot ${verb} resource "${resource}" in API group "apps" in the namespace "${namespace}"`,
-      { ...(name === undefined ? {} : { name }), group: 'apps', kind: resource },
+      `${subject} is forbidden: User "${username}" cannot ${verb} resource "${resource}" in API group "${group}" in the namespace "${namespace}"`,
+      { ...(name === undefined ? {} : { name }), group, kind: resource },
     );
   }
 
   function route(
     method: string,
     url: URL,
+    request: ResourceRequest | undefined,
     contentType: string | undefined,
     body: string,
-  ): { status: number; body: unknown } {
-    const match = RESOURCE_PATH.exec(url.pathname);
-    if (!match) throw new HttpProblem(404, 'the server could not find the requested resource');
-    const namespace = decodeURIComponent(match[1] ?? '');
-    const resource = match[2];
-    const name = match[3] === undefined ? undefined : decodeURIComponent(match[3]);
+  ): { status: number; body: unknown; contentType?: string } {
+    if (!request) throw new HttpProblem(404, 'the server could not find the requested resource');
+    const { resource, namespace, name } = request;
+    if (resource === 'certificates') {
+      // What kube-apiserver's fallback handler answers for a group it does not serve: no Status, plain text.
+      if (!certManagerInstalled)
+        return { status: 404, body: '404 page not found\n', contentType: 'text/plain; charset=utf-8' };
+      if (method === 'GET' && name === undefined) {
+        return {
+          status: 200,
+          body: listPage(certificates, 'CertificateList', 'cert-manager.io/v1', namespace, url.searchParams),
+        };
+      }
+      if (method === 'GET' && name !== undefined) {
+        const certificate = certificates.get(namespace, name);
+        if (!certificate) throw notFound('certificates', name);
+        return { status: 200, body: certificate };
+      }
+    }
     if (resource === 'deployments' && name !== undefined) {
       if (method === 'GET') return { status: 200, body: getDeploymentForRead(namespace, name) };
       if (method === 'PATCH')
         return { status: 200, body: patchDeployment(namespace, name, contentType, body) };
     }
     if (resource === 'replicasets' && name === undefined && method === 'GET') {
-      return { status: 200, body: listReplicaSetsPage(namespace, url.searchParams) };
+      return {
+        status: 200,
+        body: listPage(replicaSets, 'ReplicaSetList', 'apps/v1', namespace, url.searchParams),
+      };
     }
     if (resource === 'replicasets' && name !== undefined && method === 'GET') {
       const replicaSet = replicaSets.get(namespace, name);
@@ -483,18 +581,25 @@ export async function startKubernetesApiServer(
     return write(current, next);
   }
 
-  function listReplicaSetsPage(namespace: string, params: URLSearchParams) {
+  /** One page of a namespaced list, with `labelSelector`, `limit` and `continue` as the API server takes them. */
+  function listPage<T extends SimReplicaSet | SimCertificate>(
+    store: ObjectStore<T>,
+    kind: string,
+    apiVersion: string,
+    namespace: string,
+    params: URLSearchParams,
+  ) {
     const requirements = parseSelector(params.get('labelSelector') ?? '');
     const limitText = params.get('limit');
     const limit = limitText === null ? 0 : Number(limitText);
     if (!Number.isInteger(limit) || limit < 0) throw new HttpProblem(400, `invalid limit ${limitText}`);
-    const page = replicaSets.list({
+    const page = store.list({
       namespace,
       limit,
       continueToken: params.get('continue'),
-      matches: (replicaSet) => selectorMatches(requirements, replicaSet.metadata.labels ?? {}),
+      matches: (object) => selectorMatches(requirements, object.metadata.labels ?? {}),
     });
-    return { kind: 'ReplicaSetList', apiVersion: 'apps/v1', ...page };
+    return { kind, apiVersion, ...page };
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -506,12 +611,12 @@ export async function startKubernetesApiServer(
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
     const record = (status: number) => requests.push({ method, path: rawPath, status, at });
-    const answer = (status: number, payload: unknown) => {
+    const answer = (status: number, payload: unknown, contentType?: string) => {
       record(status);
       const raw = typeof payload === 'string';
       const text = raw ? payload : JSON.stringify(payload);
       res.writeHead(status, {
-        'content-type': raw ? 'text/html' : 'application/json',
+        'content-type': contentType ?? (raw ? 'text/html' : 'application/json'),
         'content-length': Buffer.byteLength(text),
       });
       res.end(text);
@@ -541,10 +646,11 @@ export async function startKubernetesApiServer(
     }
     try {
       const url = new URL(rawPath, 'https://127.0.0.1');
-      const forbidden = authorize(method, url);
+      const request = resourceRequestOf(url);
+      const forbidden = authorize(method, request);
       if (forbidden) throw forbidden;
-      const result = route(method, url, req.headers['content-type'], body);
-      answer(result.status, result.body);
+      const result = route(method, url, request, req.headers['content-type'], body);
+      answer(result.status, result.body, result.contentType);
     } catch (error) {
       const problem = problemOf(error);
       if (problem) return answer(problem.code, statusBody(problem.code, problem.message, problem.details));
@@ -746,6 +852,94 @@ export async function startKubernetesApiServer(
       denials.push(denial);
     },
 
+    addCertificate({
+      namespace,
+      name,
+      secretName = `${name}-tls`,
+      commonName,
+      dnsNames = [`${name}.example.com`],
+      issuerRef = { name: 'letsencrypt-prod', kind: 'ClusterIssuer', group: 'cert-manager.io' },
+      issued = defaultIssue(now()),
+      ready = issued
+        ? { status: 'True', reason: 'Ready', message: 'Certificate is up to date and has not expired' }
+        : {
+            status: 'False',
+            reason: 'DoesNotExist',
+            message: 'Issuing certificate as Secret does not exist',
+          },
+      issuing,
+      failedIssuanceAttempts,
+      lastFailureTime,
+    }) {
+      if (!certManagerInstalled) {
+        throw new Error(
+          'simulated API server: cert-manager is not installed, so no Certificate can be created',
+        );
+      }
+      if (certificates.get(namespace, name)) {
+        throw new Error(`simulated API server: Certificate ${namespace}/${name} exists`);
+      }
+      const condition = (type: SimCertificateCondition['type'], spec: CertificateConditionSpec) => ({
+        type,
+        ...spec,
+        lastTransitionTime: timestamp(),
+        observedGeneration: 1,
+      });
+      const conditions = [
+        ...(ready ? [condition('Ready', ready)] : []),
+        ...(issuing ? [condition('Issuing', issuing)] : []),
+      ];
+      const status: NonNullable<SimCertificate['status']> = {
+        ...(issued && {
+          notBefore: kubernetesTimestamp(issued.notBefore),
+          notAfter: kubernetesTimestamp(issued.notAfter),
+          renewalTime: kubernetesTimestamp(
+            issued.renewalTime ??
+              new Date(
+                issued.notAfter.getTime() - (issued.notAfter.getTime() - issued.notBefore.getTime()) / 3,
+              ),
+          ),
+          revision: 1,
+        }),
+        ...(failedIssuanceAttempts !== undefined && { failedIssuanceAttempts }),
+        ...(lastFailureTime && { lastFailureTime: kubernetesTimestamp(lastFailureTime) }),
+        ...(conditions.length > 0 && { conditions }),
+      };
+      const certificate: SimCertificate = {
+        apiVersion: 'cert-manager.io/v1',
+        kind: 'Certificate',
+        metadata: {
+          name,
+          namespace,
+          uid: randomUUID(),
+          resourceVersion: '',
+          generation: 1,
+          creationTimestamp: timestamp(),
+          labels: { app: name },
+        },
+        spec: {
+          secretName,
+          ...(commonName === undefined ? {} : { commonName }),
+          ...(dnsNames.length > 0 && { dnsNames: [...dnsNames] }),
+          issuerRef: { ...issuerRef },
+          // Fields cert-manager defaults and the client does not read: they must not trouble it.
+          privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' },
+        },
+        ...(Object.keys(status).length > 0 && { status }),
+      };
+      certificates.put(certificate);
+      return structuredClone(certificate);
+    },
+
+    setCertManagerInstalled(installed) {
+      if (!installed) {
+        for (const certificate of certificates.all())
+          certificates.delete(certificate.metadata.namespace, certificate.metadata.name);
+        clock.tick();
+      }
+      certManagerInstalled = installed;
+    },
+
     async presentCertificate(certificate) {
       present(
         certificate,
@@ -756,6 +950,8 @@ export async function startKubernetesApiServer(
     reset() {
       deployments.clear();
       replicaSets.clear();
+      certificates.clear();
+      certManagerInstalled = true;
       controller.reset();
       builds.clear();
       faults.clear();
@@ -776,6 +972,12 @@ export async function startKubernetesApiServer(
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+
+/** A 90-day certificate issued 30 days before `now`, cert-manager's and Let's Encrypt's usual lifetime. */
+function defaultIssue(now: Date): NonNullable<AddCertificateOptions['issued']> {
+  const notBefore = new Date(now.getTime() - 30 * DAY_MS);
+  return { notBefore, notAfter: new Date(notBefore.getTime() + 90 * DAY_MS) };
+}
 
 function imagesOf(spec: RevisionSpec): string[] {
   return 'image' in spec ? [spec.image] : spec.images;
