@@ -82,6 +82,11 @@ function namesOf(endpoint: Endpoint): { sni?: string; verifyAs: string; connectT
   return { sni: ascii(name), verifyAs: ascii(name), connectTo };
 }
 
+/** `host:port`, an IPv6 address in brackets so its colons do not run into the port's (RFC 3986). */
+function hostPort({ host, port }: Endpoint): string {
+  return `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+}
+
 /** Probes one endpoint. Prefer probeEndpoints for many: it builds the trust store once. */
 export function probeEndpoint(endpoint: Endpoint, options: ProbeOptions): Promise<ObservedCertificate> {
   return probe(endpoint, options.timeoutMs, createTrustStore(options.trustedCa), probeContext());
@@ -123,8 +128,8 @@ function probe(
   const { sni, verifyAs, connectTo } = namesOf(endpoint);
   const base = {
     source: 'endpoint' as const,
-    id: `${endpoint.host}:${endpoint.port}${sni ? ` (${sni})` : ''}`,
-    name: `${endpoint.host}:${endpoint.port}`,
+    id: `${hostPort(endpoint)}${sni ? ` (${sni})` : ''}`,
+    name: hostPort(endpoint),
     renewsAutomatically: false,
     inUseBy: [],
   };

@@ -132,7 +132,8 @@ export function probeSettings(settings: CertificatesSection): ProbeSettings {
 export function endpointId(endpoint: Pick<CertificateEndpoint, 'host' | 'port' | 'servername'>): string {
   const name = (endpoint.servername ?? endpoint.host).replace(/\.$/, '');
   const sni = isIP(name) ? undefined : domainToASCII(name) || name;
-  return `${endpoint.host}:${endpoint.port}${sni ? ` (${sni})` : ''}`;
+  const host = isIP(endpoint.host) === 6 ? `[${endpoint.host}]` : endpoint.host;
+  return `${host}:${endpoint.port}${sni ? ` (${sni})` : ''}`;
 }
 
 export function checkCertificatesSection(

@@ -221,6 +221,15 @@ describe('probeEndpoint against endpoints that are not TLS servers', () => {
     expect(reasonOf(await probeAt(server.port))).toBe('reset');
   });
 
+  it('names an IPv6 endpoint with its address in brackets, as the configuration does for its alarm', async () => {
+    const observed = await probeEndpoint(
+      { host: '::1', port: await closedPort() },
+      { timeoutMs: TIMEOUT_MS },
+    );
+    expect(observed.id).toMatch(/^\[::1\]:\d+$/);
+    expect(observed.problems.map((problem) => problem.code)).toEqual(['unreachable']);
+  });
+
   it('reports a refused connection on a closed port', async () => {
     expect(reasonOf(await probeAt(await closedPort()))).toBe('refused');
   });

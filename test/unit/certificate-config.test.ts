@@ -303,6 +303,10 @@ describe('endpointId', () => {
     expect(endpointId({ host: '10.0.12.7', port: 443 })).toBe('10.0.12.7:443');
   });
 
+  it('puts an IPv6 address in brackets, so its colons do not run into the port', () => {
+    expect(endpointId({ host: '2001:db8::1', port: 443 })).toBe('[2001:db8::1]:443');
+  });
+
   it('has no SNI when the servername is an IP address', () => {
     expect(endpointId({ host: 'lb.example.com', port: 443, servername: '10.0.12.7' })).toBe(
       'lb.example.com:443',
