@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, Validations } from 'aws-cdk-lib';
+import type { ISecurityGroup } from 'aws-cdk-lib/aws-ec2';
 import type { IRole } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -51,6 +52,13 @@ export interface RunbookFunctionProps {
   readonly timeout?: Duration;
   /** @default - the entry's `memoryMb`, else 256 */
   readonly memorySize?: number;
+  /**
+   * Security groups the function gets besides the network's shared ones (a database client's group, say);
+   * its role may then create network interfaces in them too. Only for a function placed in the VPC: one
+   * that would run outside it is refused.
+   * @default - the network's shared groups only
+   */
+  readonly securityGroups?: readonly ISecurityGroup[];
 }
 
 /**
@@ -59,7 +67,8 @@ export interface RunbookFunctionProps {
  * - X-Ray tracing `ACTIVE`;
  * - an explicit log group with the stack's retention and key (`RunbookLogs`), `RemovalPolicy.DESTROY`;
  * - in the VPC when the configuration has a `network`, unless it needs the internet and the subnets have none
- *   (`NETWORK_PLACEMENT=vpc|outside-vpc` tells the code which, for the checks that depend on it);
+ *   (`NETWORK_PLACEMENT=vpc|outside-vpc` tells the code which, for the checks that depend on it), with the
+ *   network's security groups and any `securityGroups` of its own;
  * - timeout 30 s, memory 256 MB, unless the function table entry says otherwise;
  * - `POWERTOOLS_SERVICE_NAME` from `serviceName`, `POWERTOOLS_LOG_LEVEL=INFO`,
  *   `NODE_OPTIONS=--enable-source-maps` (stack traces name the TypeScript line; its cold-start cost is in
@@ -78,6 +87,15 @@ export class RunbookFunction extends NodejsFunction {
     const { logs, network } = props.platform;
     const logGroup = logs.createLogGroup(scope, `${id}LogGroup`);
     const placement = network?.placementFor(props.definition.reaches, props.role);
+    const extraGroups = props.securityGroups ?? [];
+    if (extraGroups.length > 0) {
+      if (!network || !placement) {
+        throw new Error(
+          `${props.definition.serviceName} is given security groups but runs outside a VPC: it needs a network section and subnets it may run in`,
+        );
+      }
+      for (const group of extraGroups) network.allowSecurityGroup(group);
+    }
     super(scope, id, {
       entry: join(projectRoot, props.definition.handler),
       projectRoot,
@@ -98,7 +116,7 @@ export class RunbookFunction extends NodejsFunction {
       ...(placement && {
         vpc: placement.vpc,
         vpcSubnets: { subnets: placement.subnets },
-        securityGroups: placement.securityGroups,
+        securityGroups: [...placement.securityGroups, ...extraGroups],
       }),
       environment: {
         NODE_OPTIONS: '--enable-source-maps',

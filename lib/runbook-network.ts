@@ -73,6 +73,9 @@ export class RunbookNetwork extends Construct {
 
   private readonly settings: NetworkSettings;
   private readonly environment: string;
+  /** `ec2:CreateNetworkInterface`, scoped to the subnets and the security groups a function may be given. */
+  private readonly createInterfaces: PolicyStatement;
+  private readonly allowedGroups = new Set<ISecurityGroup>();
   private readonly peers = new Set<FunctionPeer>();
   private readonly roles = new Set<IRole>();
   private endpointsCreated = false;
@@ -147,17 +150,15 @@ export class RunbookNetwork extends Construct {
     const ec2Arn = (resource: string, resourceName: string): string =>
       stack.formatArn({ service: 'ec2', resource, resourceName });
     const interfaces = ec2Arn('network-interface', '*');
+    this.createInterfaces = new PolicyStatement({
+      sid: 'CreateInterfacesInTheRunbookSubnets',
+      actions: ['ec2:CreateNetworkInterface'],
+      resources: [interfaces, ...settings.subnets.map((subnet) => ec2Arn('subnet', subnet.id))],
+    });
+    for (const group of this.securityGroups) this.allowSecurityGroup(group);
     this.networkInterfacePolicy = new Policy(this, 'NetworkInterfacePolicy', {
       statements: [
-        new PolicyStatement({
-          sid: 'CreateInterfacesInTheRunbookSubnets',
-          actions: ['ec2:CreateNetworkInterface'],
-          resources: [
-            interfaces,
-            ...settings.subnets.map((subnet) => ec2Arn('subnet', subnet.id)),
-            ...this.securityGroups.map((group) => ec2Arn('security-group', group.securityGroupId)),
-          ],
-        }),
+        this.createInterfaces,
         new PolicyStatement({
           sid: 'ManageTheInterfaces',
           actions: [
@@ -207,11 +208,31 @@ export class RunbookNetwork extends Construct {
     return { vpc: this.vpc, subnets: this.subnets, securityGroups: this.securityGroups };
   }
 
+  /**
+   * Lets the VPC-placed functions' roles create network interfaces in `group` too: for a security group one
+   * function gets besides the shared ones (`RunbookFunctionProps.securityGroups`). The ENI permission names
+   * each group, so a role cannot attach an interface to any other.
+   */
+  allowSecurityGroup(group: ISecurityGroup): void {
+    if (this.allowedGroups.has(group)) return;
+    this.allowedGroups.add(group);
+    this.createInterfaces.addResources(
+      Stack.of(this).formatArn({
+        service: 'ec2',
+        resource: 'security-group',
+        resourceName: group.securityGroupId,
+      }),
+    );
+  }
+
   /** The VPC endpoint services the VPC-placed Lambdas need, in a stable order. */
   endpointServices(): string[] {
     const services = [...this.peers].filter(
       (peer): peer is AwsServicePeer =>
-        peer !== 'kubernetes' && peer !== 'internet' && !GLOBAL_SERVICES.has(peer as AwsServicePeer),
+        peer !== 'kubernetes' &&
+        peer !== 'database' &&
+        peer !== 'internet' &&
+        !GLOBAL_SERVICES.has(peer as AwsServicePeer),
     );
     return [...new Set([...services, ...(this.roles.size > 0 ? [TRACING_ENDPOINT] : [])])].sort();
   }

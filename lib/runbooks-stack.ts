@@ -4,6 +4,7 @@ import type { Construct } from 'constructs';
 import type { RunbooksConfig } from './config/schema';
 import type { LifecycleEventBus } from './lifecycle-event-bus';
 import type { OnCallTopic } from './on-call-topic';
+import { RestoreTestRunbook } from './restore-test-runbook';
 import { RollbackRunbook } from './rollback-runbook';
 import { createRunbookCommons } from './runbook-commons';
 import type { RunbookLogs } from './runbook-logs';
@@ -35,6 +36,8 @@ export class RunbooksStack extends Stack {
   public readonly rollback?: RollbackRunbook;
   /** Deployed when the configuration has a `certificates` section. */
   public readonly certificates?: CertificateCheckRunbook;
+  /** Deployed when the configuration has a `restoreTests` section (which needs `network`). */
+  public readonly restoreTests?: RestoreTestRunbook;
 
   constructor(scope: Construct, id: string, props: RunbooksStackProps) {
     const { config, ...stackProps } = props;
@@ -70,6 +73,13 @@ export class RunbooksStack extends Stack {
       });
     }
 
+    if (config.restoreTests) {
+      this.restoreTests = new RestoreTestRunbook(this, 'RestoreTestRunbook', {
+        shared,
+        settings: config.restoreTests,
+      });
+    }
+
     // Once every function exists: the endpoints follow what the VPC-placed ones reach.
     commons.network?.createEndpoints();
 
@@ -93,9 +103,19 @@ export class RunbooksStack extends Stack {
         description: 'State machine of the certificate check',
         value: this.certificates.workflow.stateMachine.stateMachineArn,
       });
+    }
+    if (this.restoreTests) {
+      new CfnOutput(this, 'RestoreTestStateMachineArn', {
+        description: 'State machine of the backup-restore test (and its janitor)',
+        value: this.restoreTests.workflow.stateMachine.stateMachineArn,
+      });
+    }
+    // One bucket per stack, created by the first runbook that writes reports.
+    const reports = this.certificates?.reports ?? this.restoreTests?.reports;
+    if (reports) {
       new CfnOutput(this, 'ReportsBucketName', {
-        description: "Bucket of the runbooks' reports (certificate-check/reports/…)",
-        value: this.certificates.reports.bucket.bucketName,
+        description: "Bucket of the runbooks' reports (certificate-check/reports/…, restore-test/reports/…)",
+        value: reports.bucket.bucketName,
       });
     }
     if (this.rollback) {

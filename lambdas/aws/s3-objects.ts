@@ -67,3 +67,8 @@ export async function getJsonObject<T extends $ZodType>(
   }
   return parseOrThrow(schema, value, where, S3InvalidObject);
 }
+
+/** The object in the S3 console, where a person with access opens or downloads it. */
+export function s3ConsoleUrl(bucket: string, key: string, region: string): string {
+  return `https://s3.console.aws.amazon.com/s3/object/${encodeURIComponent(bucket)}?region=${encodeURIComponent(region)}&bucketType=general&prefix=${encodeURIComponent(key)}`;
+}

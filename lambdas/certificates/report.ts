@@ -1,3 +1,4 @@
+import { causeMessage } from '../shared/error-cause';
 import type { ReportFact, ReportSection } from '../notify/report';
 import type { Execution } from '../shared/execution';
 import type { CertificateProblem, CertificateSource } from './certificate';
@@ -202,11 +203,6 @@ export function reportKeys(
   return { reportKey: `${base}.json`, markdownKey: `${base}.md` };
 }
 
-/** The object in the S3 console, where a person with access opens or downloads it. */
-export function s3ConsoleUrl(bucket: string, key: string, region: string): string {
-  return `https://s3.console.aws.amazon.com/s3/object/${encodeURIComponent(bucket)}?region=${encodeURIComponent(region)}&bucketType=general&prefix=${encodeURIComponent(key)}`;
-}
-
 /**
  * A collecting step that failed after its retries (the Parallel branch's Catch): its whole source is missing,
  * named with the error and, from a Lambda error's JSON `Cause`, its message.
@@ -218,18 +214,6 @@ export function failedPartFailure(part: PartName, failed: { Error: string; Cause
     location: '-',
     error: cut(cause ? `${failed.Error}: ${cause}` : failed.Error, FAILURE_ERROR_MAX),
   };
-}
-
-function causeMessage(cause: string): string {
-  try {
-    const parsed: unknown = JSON.parse(cause);
-    if (typeof parsed === 'object' && parsed !== null && 'errorMessage' in parsed) {
-      if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
-    }
-  } catch {
-    // Not a Lambda error document (a States.Timeout's text): shown as it is.
-  }
-  return cause.trim();
 }
 
 // Slack ---------------------------------------------------------------------------------------------------

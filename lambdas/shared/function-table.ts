@@ -11,14 +11,15 @@ export type AwsServicePeer =
   | 's3'
   | 'acm'
   | 'elasticloadbalancing'
-  | 'iam';
+  | 'iam'
+  | 'rds';
 
 /**
  * What a Lambda reaches over the network: AWS services, a cluster's Kubernetes API server (public or private
- * endpoint), or the internet (Slack). `test/conventions/function-peers.test.ts` checks the list against the
+ * endpoint), a database inside the VPC (a restored RDS instance, on its port), or the internet (Slack). `test/conventions/function-peers.test.ts` checks the list against the
  * clients its bundle contains.
  */
-export type FunctionPeer = AwsServicePeer | 'kubernetes' | 'internet';
+export type FunctionPeer = AwsServicePeer | 'kubernetes' | 'database' | 'internet';
 
 /**
  * One Lambda of a runbook, written once: the runbook's construct deploys it from this entry, and the

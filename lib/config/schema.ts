@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { certificatesSectionSchema, checkCertificatesSection } from './certificates';
+import { checkRestoreTestsSection, restoreTestsSectionSchema } from './restore-tests';
 import { checkRollbackSection, rollbackSectionSchema } from './rollback';
 import { checkSharedSections, sharedConfigSchema } from './shared';
 
@@ -12,6 +13,8 @@ const runbookSections = {
   rollback: z.optional(rollbackSectionSchema),
   /** Omitted: the certificate check is not deployed. */
   certificates: z.optional(certificatesSectionSchema),
+  /** Omitted: the backup-restore test is not deployed. It needs `network` (the checks run in the VPC). */
+  restoreTests: z.optional(restoreTestsSectionSchema),
 };
 
 /** The whole configuration: the shared sections (`shared.ts`) and the runbooks' sections. */
@@ -20,6 +23,7 @@ export const configSchema = z.extend(sharedConfigSchema, runbookSections).check(
     checkSharedSections(config, ctx);
     if (config.rollback) checkRollbackSection({ ...config, rollback: config.rollback }, ctx);
     if (config.certificates) checkCertificatesSection({ ...config, certificates: config.certificates }, ctx);
+    if (config.restoreTests) checkRestoreTestsSection({ ...config, restoreTests: config.restoreTests }, ctx);
     // With no runbook section there would be nothing to deploy but the shared resources.
     const names = Object.keys(runbookSections) as Array<keyof typeof runbookSections>;
     if (names.every((name) => config[name] === undefined)) {

@@ -22,12 +22,15 @@ const awsClientPeers = {
   acm: 'client-acm',
   elasticloadbalancing: 'client-elastic-load-balancing-v2',
   iam: 'client-iam',
+  rds: 'client-rds',
 } as const satisfies Record<AwsServicePeer, string>;
 
 /** The modules through which the code reaches each non-AWS peer. */
 const modulePeers = {
   // The thin HTTPS client every Kubernetes API call goes through.
   kubernetes: ['lambdas/kubernetes/client.ts'],
+  // The only module that connects to a restored database (node-postgres over TLS).
+  database: ['lambdas/restore-test/validate.ts'],
   internet: [
     // The only module that POSTs to Slack (fetch to the webhook).
     'lambdas/notify/slack-webhook.ts',

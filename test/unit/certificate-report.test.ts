@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { s3ConsoleUrl } from '../../lambdas/aws/s3-objects';
 import { safeParse } from 'zod/v4/core';
 import type { ObservedCertificate } from '../../lambdas/certificates/certificate';
 import { classifyAll, type ClassifiedCertificate } from '../../lambdas/certificates/classify';
@@ -7,7 +8,6 @@ import {
   buildCertificateReport,
   failedPartFailure,
   reportKeys,
-  s3ConsoleUrl,
   whenText,
   type ReportTrigger,
   type RunFacts,

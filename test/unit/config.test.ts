@@ -84,7 +84,7 @@ describe('the configuration', () => {
     delete raw.rollback;
     delete raw.certificates;
     expect(errorFor(raw)).toMatch(
-      /\(root\): no runbook is configured: add a runbook section \(rollback, certificates\)/,
+      /\(root\): no runbook is configured: add a runbook section \(rollback, certificates, restoreTests\)/,
     );
   });
 

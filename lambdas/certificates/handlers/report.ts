@@ -1,7 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod/mini';
 import { awsClientOptions } from '../../aws/client-options';
-import { getJsonObject, putObject, S3InvalidObject } from '../../aws/s3-objects';
+import { getJsonObject, putObject, S3InvalidObject, s3ConsoleUrl } from '../../aws/s3-objects';
 import type { ReportFact, ReportLink, ReportSection } from '../../notify/report';
 import { InvalidSetting, requiredEnv } from '../../shared/env';
 import { parseOrThrow } from '../../shared/errors';
@@ -17,13 +17,7 @@ import {
   type PartSummary,
   type SourceFailure,
 } from '../parts';
-import {
-  buildCertificateReport,
-  failedPartFailure,
-  reportKeys,
-  s3ConsoleUrl,
-  type SeverityCounts,
-} from '../report';
+import { buildCertificateReport, failedPartFailure, reportKeys, type SeverityCounts } from '../report';
 import { ACM_EVENT_TYPES } from '../trigger';
 
 /** A whole number of days from the environment; InvalidSetting names the variable. */
