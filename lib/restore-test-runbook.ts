@@ -223,7 +223,7 @@ export class RestoreTestRunbook extends Construct {
       });
     };
     const restoredReason =
-      'Only the temporary instances and clusters: they are named per run (restore-test-<source>-<hash of the execution>, lambdas/restore-test/naming.ts), so only their prefix is known here.';
+      'Only the temporary instances and clusters: they are named per run (restore-test-<source>-<hash of the database and its scheduled time>, lambdas/restore-test/naming.ts), so only their prefix is known here.';
     const snapshotsReason =
       'Read (describe, restore from) only: the newest snapshot of a source is chosen at run time, and snapshot names do not all carry the source identifier (automated ones are rds:<id>-<date>, AWS Backup ones awsbackup:job-<uuid>).';
 

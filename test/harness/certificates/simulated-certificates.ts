@@ -13,21 +13,18 @@ import {
   ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { IAMClient, ListServerCertificatesCommand } from '@aws-sdk/client-iam';
-import {
-  GetObjectCommand,
-  NoSuchKey,
-  PutObjectCommand,
-  S3Client,
-  S3ServiceException,
-} from '@aws-sdk/client-s3';
+import { S3ServiceException } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ACCOUNT } from '../simulated-account';
+import { SimulatedBuckets, type SimulatedObject } from '../simulated-buckets';
 
-// ACM (per region), IAM server certificates, load balancer listeners (per region) and the report bucket, as
-// the certificate check's handlers call them through the SDK: pagination with the services' own page sizes
-// and tokens, their error names and faults (throttling, 5xx), one answer per call. In-process mocks of the
-// SDK clients' `send`, so the SDK's own retries do not run: a throttled call reaches the adapter as the SDK
-// would surface it after its retries.
+// ACM (per region), IAM server certificates, load balancer listeners (per region) and the report bucket (the
+// shared SimulatedBuckets), as the certificate check's handlers call them through the SDK: pagination with
+// the services' own page sizes and tokens, their error names and faults (throttling, 5xx), one answer per
+// call. In-process mocks of the SDK clients' `send`, so the SDK's own retries do not run: a throttled call
+// reaches the adapter as the SDK would surface it after its retries.
+
+export type { SimulatedObject };
 
 export const DAY_MS = 86_400_000;
 
@@ -57,11 +54,6 @@ export interface CertificateFault {
   name: 'ThrottlingException' | 'Throttling' | 'InternalFailure' | 'SlowDown' | 'ServiceUnavailable';
   /** Faulty answers left; Infinity for always. */
   times: number;
-}
-
-export interface SimulatedObject {
-  body: string;
-  contentType?: string;
 }
 
 export const acmArn = (region: string, id: string): string =>
@@ -97,14 +89,18 @@ export class SimulatedCertificates {
   readonly acm = new Map<string, SimulatedAcmCertificate[]>();
   readonly iam: Array<{ name: string; expiresInDays: number }> = [];
   readonly listeners = new Map<string, SimulatedListener[]>();
-  readonly buckets = new Map<string, Map<string, SimulatedObject>>();
   readonly faults: CertificateFault[] = [];
   /** Every call: service, operation, region. */
   readonly calls: Array<{ service: ServiceName; operation: string; region: string }> = [];
   private readonly mocks: Array<{ restore: () => void }> = [];
+  /** The report bucket; its calls are recorded (and faulted) here as service `s3`. */
+  private readonly s3: SimulatedBuckets;
 
   constructor(buckets: string[]) {
-    for (const bucket of buckets) this.buckets.set(bucket, new Map());
+    this.s3 = new SimulatedBuckets(buckets, {
+      beforeCall: (operation) => this.record('s3', operation, 'any'),
+    });
+    this.mocks.push(this.s3);
     this.install();
   }
 
@@ -112,7 +108,7 @@ export class SimulatedCertificates {
     this.acm.clear();
     this.iam.length = 0;
     this.listeners.clear();
-    for (const objects of this.buckets.values()) objects.clear();
+    this.s3.reset();
     this.faults.length = 0;
     this.calls.length = 0;
   }
@@ -141,9 +137,7 @@ export class SimulatedCertificates {
   }
 
   objects(bucket: string): Map<string, SimulatedObject> {
-    const objects = this.buckets.get(bucket);
-    if (!objects) throw new Error(`No simulated bucket ${bucket}`);
-    return objects;
+    return this.s3.objects(bucket);
   }
 
   callsTo(service: ServiceName, operation: string, region?: string): number {
@@ -174,8 +168,7 @@ export class SimulatedCertificates {
     const acm = mockClient(ACMClient);
     const iam = mockClient(IAMClient);
     const elb = mockClient(ElasticLoadBalancingV2Client);
-    const s3 = mockClient(S3Client);
-    this.mocks.push(acm, iam, elb, s3);
+    this.mocks.push(acm, iam, elb);
 
     acm.on(ListCertificatesCommand).callsFake(async (input, getClient) => {
       const region = await regionOf(getClient);
@@ -311,44 +304,6 @@ export class SimulatedCertificates {
         })),
       };
     });
-
-    s3.on(PutObjectCommand).callsFake(async (input) => {
-      this.record('s3', 'PutObject', 'any');
-      const objects = this.bucketFor(input.Bucket);
-      objects.set(String(input.Key), {
-        body: String(input.Body),
-        ...(input.ContentType !== undefined && { contentType: input.ContentType }),
-      });
-      return { ETag: `"${objects.size}"` };
-    });
-    s3.on(GetObjectCommand).callsFake(async (input) => {
-      this.record('s3', 'GetObject', 'any');
-      const object = this.bucketFor(input.Bucket).get(String(input.Key));
-      if (!object) {
-        throw new NoSuchKey({
-          message: 'The specified key does not exist.',
-          $metadata: { httpStatusCode: 404 },
-        });
-      }
-      return {
-        // What the adapter reads of a streaming body; the rest of the SDK's stream is not simulated.
-        Body: { transformToString: () => Promise.resolve(object.body) } as never,
-        ContentType: object.contentType,
-      };
-    });
-  }
-
-  private bucketFor(bucket: string | undefined): Map<string, SimulatedObject> {
-    const objects = this.buckets.get(String(bucket));
-    if (!objects) {
-      throw new S3ServiceException({
-        name: 'NoSuchBucket',
-        $fault: 'client',
-        message: 'The specified bucket does not exist',
-        $metadata: { httpStatusCode: 404 },
-      });
-    }
-    return objects;
   }
 
   /** Days from now on the rehearsal's clock. */
