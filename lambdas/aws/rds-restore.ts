@@ -212,7 +212,18 @@ export interface RestoreRequest {
   tags: Record<string, string>;
   /** The tag whose value names the execution that creates it: an existing resource with another is a duplicate run. */
   executionTag: string;
+  /** The tag whose value is the creation time: a retried step reads its first attempt's from it. */
+  createdAtTag: string;
 }
+
+export interface RestoreStart {
+  /** False when a retried step met what its first attempt had created. */
+  created: boolean;
+  /** Then: when that first attempt started the restore (its tag), the true start of the RTO. */
+  firstStartedAt?: Date;
+}
+
+type CreateOutcome = { created: true } | { created: false; tags: Record<string, string> };
 
 const asTags = (tags: Record<string, string>): Tag[] =>
   Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
@@ -226,7 +237,7 @@ const isRefusal = (error: unknown): boolean => {
 /**
  * Creates `action` unless it exists: an existing resource of this execution (a retried step) is fine, one of
  * another execution is DuplicateRun. Refusals are RestoreRefused; transient faults RdsUnavailable.
- * @returns whether this call created it
+ * @returns whether this call created it, and if not, the existing resource's tags
  */
 async function createOnce(
   rds: RDSClient,
@@ -234,10 +245,10 @@ async function createOnce(
   request: RestoreRequest,
   operation: string,
   create: () => Promise<unknown>,
-): Promise<boolean> {
+): Promise<CreateOutcome> {
   try {
     await sendNamingFaults(operation, create, RdsUnavailable);
-    return true;
+    return { created: true };
   } catch (error) {
     if (
       errorName(error) === 'DBInstanceAlreadyExistsFault' ||
@@ -246,7 +257,7 @@ async function createOnce(
       const existing = await describeDatabase(rds, resource);
       const mine = request.tags[request.executionTag];
       const holder = existing?.tags[request.executionTag];
-      if (existing && holder === mine) return false;
+      if (existing && holder === mine) return { created: false, tags: existing.tags };
       throw new DuplicateRun(
         `${resource.kind === 'instance' ? 'DB instance' : 'DB cluster'} ${resource.id} already exists for this scheduled run, created by ${holder ?? 'something that is not a restore test of this run'}: this start is a second delivery and creates nothing`,
         { cause: error },
@@ -263,9 +274,10 @@ async function createOnce(
  * Starts the restore into a temporary, isolated instance (for Aurora: a cluster, then one instance in it):
  * no public access, the runbook's subnet group and security group, deletion protection off, no automated
  * backups where RDS allows it (Aurora keeps one day at least), no tags copied to snapshots.
- * @returns whether anything was created by this call (false for a retried step that met its own)
+ * @returns whether anything was created by this call (false for a retried step that met its own, with
+ *   the time its first attempt started)
  */
-export async function startRestore(rds: RDSClient, request: RestoreRequest): Promise<boolean> {
+export async function startRestore(rds: RDSClient, request: RestoreRequest): Promise<RestoreStart> {
   const network = {
     DBSubnetGroupName: request.subnetGroupName,
     VpcSecurityGroupIds: [request.securityGroupId],
@@ -285,7 +297,7 @@ export async function startRestore(rds: RDSClient, request: RestoreRequest): Pro
       ...network,
     };
     const target = { kind: 'instance', id: request.instanceId } as const;
-    return from.mode === 'snapshot'
+    const outcome = await (from.mode === 'snapshot'
       ? createOnce(rds, target, request, 'RestoreDBInstanceFromDBSnapshot', () =>
           rds.send(
             new RestoreDBInstanceFromDBSnapshotCommand({
@@ -304,7 +316,8 @@ export async function startRestore(rds: RDSClient, request: RestoreRequest): Pro
               ...instance,
             }),
           ),
-        );
+        ));
+    return startOf(request, outcome);
   }
   const clusterId = request.clusterId;
   if (clusterId === undefined) throw new RestoreRefused('An Aurora restore needs a cluster identifier.');
@@ -349,7 +362,20 @@ export async function startRestore(rds: RDSClient, request: RestoreRequest): Pro
         }),
       ),
   );
-  return clusterCreated || instanceCreated;
+  // The cluster is created first: its tag dates the restore when this step is a retry.
+  return clusterCreated.created || instanceCreated.created
+    ? { created: true }
+    : startOf(request, clusterCreated);
+}
+
+function startOf(request: RestoreRequest, outcome: CreateOutcome): RestoreStart {
+  if (outcome.created) return { created: true };
+  const tagged = outcome.tags[request.createdAtTag];
+  const firstStartedAt = tagged === undefined ? Number.NaN : Date.parse(tagged);
+  return {
+    created: false,
+    ...(!Number.isNaN(firstStartedAt) && { firstStartedAt: new Date(firstStartedAt) }),
+  };
 }
 
 export interface DeletionGuard {

@@ -400,12 +400,13 @@ export function reportNotification(
   return {
     runbook: 'restore-test',
     title: 'Restore test',
+    // A copy left behind needs a person even when the backup proved restorable.
     outcome:
-      report.outcome === 'passed'
-        ? 'succeeded'
-        : report.outcome === 'missed-targets'
+      report.outcome === 'failed'
+        ? 'failed'
+        : report.outcome === 'missed-targets' || report.cleanup.leftBehind.length > 0
           ? 'attention'
-          : 'failed',
+          : 'succeeded',
     subject: report.database,
     reasonText: failureSentence(report),
     ...(report.error && { reason: report.error.name }),

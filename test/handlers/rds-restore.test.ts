@@ -55,6 +55,7 @@ const request = (fields: Partial<RestoreRequest> = {}): RestoreRequest => ({
   securityGroupId: 'sg-0123456789abcdef0',
   tags,
   executionTag: RestoreTestTag.execution,
+  createdAtTag: RestoreTestTag.createdAt,
   ...fields,
 });
 const asTagList = (values: Record<string, string>) =>
@@ -72,7 +73,7 @@ const fault = (name: string, $fault: 'client' | 'server' = 'client') =>
 describe('startRestore', () => {
   it('restores a snapshot into an isolated, untagged-never, throwaway instance', async () => {
     mock.on(RestoreDBInstanceFromDBSnapshotCommand).resolves({});
-    await expect(startRestore(rds, request())).resolves.toBe(true);
+    await expect(startRestore(rds, request())).resolves.toEqual({ created: true });
     const [call] = mock.commandCalls(RestoreDBInstanceFromDBSnapshotCommand);
     expect(call?.args[0].input).toMatchObject({
       DBInstanceIdentifier: 'restore-test-orders-prod-1a2b3c4d',
@@ -151,7 +152,11 @@ describe('startRestore', () => {
       .on(RestoreDBInstanceFromDBSnapshotCommand)
       .rejects(new DBInstanceAlreadyExistsFault({ message: 'exists', $metadata: {} }));
     mock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [instance(request().instanceId)] });
-    await expect(startRestore(rds, request())).resolves.toBe(false);
+    // The RTO starts when the first attempt started the restore: its tag says when.
+    await expect(startRestore(rds, request())).resolves.toEqual({
+      created: false,
+      firstStartedAt: new Date(tags[RestoreTestTag.createdAt]),
+    });
   });
 
   it("refuses as DuplicateRun when the instance is another execution's: a second delivery of the start", async () => {

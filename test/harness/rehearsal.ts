@@ -7,7 +7,12 @@ import type { EksCluster } from '../../lib/config/shared';
 import { startKubernetesApiServer, type SimulatedKubernetesApi } from './kubernetes/server';
 import { ACCOUNT, REGION, SimulatedAccount } from './simulated-account';
 import { startSlackReceiver, type SlackReceiver } from './slack-receiver';
-import { advanceVirtualClock, installVirtualClock, uninstallVirtualClock } from './virtual-clock';
+import {
+  advanceVirtualClock,
+  installVirtualClock,
+  timelineNow,
+  uninstallVirtualClock,
+} from './virtual-clock';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 export const LOCK_TABLE = 'platform-runbooks-locks';
@@ -79,6 +84,9 @@ export interface TimelineEntry {
   text: string;
 }
 
+/** A runbook's own simulated peer's lines of a run, from the run's start (epoch ms on the virtual clock). */
+export type TimelineSource = (runStartedAt: number) => TimelineEntry[];
+
 export interface RehearsalResult {
   status: 'SUCCEEDED' | 'FAILED';
   error?: { name: string; cause: string };
@@ -87,7 +95,7 @@ export interface RehearsalResult {
   states: string[];
   lambdaInvocations: Array<{ name: string; at: number; ms: number; error?: string }>;
   timeline: TimelineEntry[];
-  /** performance.now() when the event entered the state machine. */
+  /** `timelineNow()` when the event entered the state machine. */
   startedAt: number;
 }
 
@@ -106,6 +114,7 @@ export interface RunOptions {
 export class Rehearsal<C extends RehearsalConfig = RehearsalConfig> {
   private executions = 0;
   private readonly cleanups: Array<() => void | Promise<void>> = [];
+  private readonly timelineSources: TimelineSource[] = [];
 
   private constructor(
     readonly runbook: RehearsedRunbook<C>,
@@ -232,7 +241,7 @@ export class Rehearsal<C extends RehearsalConfig = RehearsalConfig> {
     this.executions += 1;
     const executionName = options.executionName ?? `rehearsal-${this.executions}-${Date.now()}`;
     const executionArn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:platform-runbooks-${this.runbook.name}:${executionName}`;
-    const startedAt = performance.now();
+    const startedAt = timelineNow();
     const wallStart = Date.now();
     const invocations: RehearsalResult['lambdaInvocations'] = [];
     const timeline: TimelineEntry[] = [];
@@ -268,23 +277,24 @@ export class Rehearsal<C extends RehearsalConfig = RehearsalConfig> {
               : this.account.serviceIntegration(resource, input))) as never;
           } catch (error) {
             timeline.push({
-              at: since(performance.now()),
+              at: since(timelineNow()),
               source: 'aws',
               text: `${name} failed: ${(error as Error).message}`,
             });
             throw error;
           }
         }
-        const at = performance.now();
+        const at = timelineNow();
+        const began = performance.now();
         const fn = resource.split(':').pop() ?? resource;
         try {
           // Lambda serialises the payload both ways; so does the rehearsal.
           const result = (await (invoke as Handler)(JSON.parse(JSON.stringify(input)))) as unknown;
-          invocations.push({ name: fn, at: since(at), ms: performance.now() - at });
+          invocations.push({ name: fn, at: since(at), ms: performance.now() - began });
           return JSON.parse(JSON.stringify(result ?? null)) as never;
         } catch (error) {
           const failure = error as Error;
-          invocations.push({ name: fn, at: since(at), ms: performance.now() - at, error: failure.name });
+          invocations.push({ name: fn, at: since(at), ms: performance.now() - began, error: failure.name });
           throw lambdaError(failure);
         }
       };
@@ -346,11 +356,12 @@ export class Rehearsal<C extends RehearsalConfig = RehearsalConfig> {
       };
     }
     await logging;
-    this.collectTimeline(result, startedAt);
+    this.collectTimeline(result, startedAt, wallStart);
     return result;
   }
 
-  private collectTimeline(result: RehearsalResult, startedAt: number): void {
+  private collectTimeline(result: RehearsalResult, startedAt: number, wallStart: number): void {
+    for (const source of this.timelineSources) result.timeline.push(...source(wallStart));
     const since = (at: number) => at - startedAt;
     for (const call of result.lambdaInvocations) {
       result.timeline.push({
@@ -386,6 +397,14 @@ export class Rehearsal<C extends RehearsalConfig = RehearsalConfig> {
     await this.account.clearTable(LOCK_TABLE);
     this.slack.reset();
     for (const api of this.kubernetes.values()) api.reset();
+  }
+
+  /**
+   * Adds a runbook's own simulated peer to every run's timeline: `source` receives the run's start on the
+   * (virtual) `Date` clock and answers the peer's entries since then, `at` relative to it.
+   */
+  addTimelineSource(source: TimelineSource): void {
+    this.timelineSources.push(source);
   }
 
   /** Runs `cleanup` at close: a runbook's own simulated peers (mocked SDK clients, servers) go with it. */

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { crc32 } from 'node:zlib';
+import { timelineNow } from './virtual-clock';
 
 // A loopback S3 for tests and benchmarks: the REST API as the AWS SDK v3 speaks it, on 127.0.0.1, with the
 // objects in memory. Enough for the report bucket's use (put, get, head, list, delete), answered the way S3
@@ -63,7 +64,7 @@ export interface S3Fault {
 }
 
 export interface S3Request {
-  /** performance.now() when it arrived: the same clock as the other simulated peers. */
+  /** When it arrived (`timelineNow()`): the same clock as the other simulated peers. */
   at: number;
   method: string;
   /** The operation it was taken for; undefined when the emulator does not implement it. */
@@ -139,7 +140,7 @@ export async function startS3Server({ buckets: names }: S3ServerOptions): Promis
   const requests: S3Request[] = [];
 
   const server = createServer((req, res) => {
-    const at = performance.now();
+    const at = timelineNow();
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {

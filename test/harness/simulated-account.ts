@@ -19,6 +19,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import dynalite from 'dynalite';
 import type { AddressInfo } from 'node:net';
+import { timelineNow } from './virtual-clock';
 
 export const ACCOUNT = '111122223333';
 export const REGION = 'eu-west-1';
@@ -248,7 +249,7 @@ export class SimulatedAccount {
     }>;
     for (const entry of entries) {
       this.events.push({
-        at: performance.now(),
+        at: timelineNow(),
         detailType: entry.DetailType,
         source: entry.Source,
         busName: entry.EventBusName,
@@ -269,7 +270,7 @@ export class SimulatedAccount {
       throw new SimulatedServiceError('SNS.InvalidParameterException', 'client');
     }
     this.pages.push({
-      at: performance.now(),
+      at: timelineNow(),
       topicArn: input.TopicArn as string,
       subject,
       message: asJson(input.Message),
@@ -384,7 +385,7 @@ export class SimulatedAccount {
   }
 
   private record(service: string, operation: string): void {
-    this.calls.push({ at: performance.now(), service, operation });
+    this.calls.push({ at: timelineNow(), service, operation });
   }
 
   private throwIfFaulted(service: AwsFault['service'], operation: string, integrationPrefix?: string): void {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { timelineNow } from './virtual-clock';
 
 /** One programmed answer. A 2xx answer still checks the payload the way Slack does. */
 export interface ScriptedAnswer {
@@ -15,7 +16,7 @@ export interface ScriptedAnswer {
 }
 
 export interface ReceivedRequest {
-  /** performance.now() when the request arrived: the same clock as the other simulated peers. */
+  /** When the request arrived (`timelineNow()`): the same clock as the other simulated peers. */
   at: number;
   method: string;
   path: string;
@@ -67,7 +68,7 @@ export async function startSlackReceiver(): Promise<SlackReceiver> {
   const timers = new Set<NodeJS.Timeout>();
 
   const server = createServer((req, res) => {
-    const at = performance.now();
+    const at = timelineNow();
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {

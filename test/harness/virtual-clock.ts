@@ -34,3 +34,12 @@ export function uninstallVirtualClock(): void {
 export function advanceVirtualClock(seconds: number): void {
   offsetMs += seconds * 1000;
 }
+
+/**
+ * A monotonic clock in milliseconds on the rehearsal's timeline: `performance.now()` plus the time the Waits
+ * have added. The simulated peers stamp what they receive with it, so their lines and the state machine's
+ * (stamped with the virtual `Date`) sort into one timeline. Without a rehearsal it is `performance.now()`.
+ */
+export function timelineNow(): number {
+  return performance.now() + offsetMs;
+}

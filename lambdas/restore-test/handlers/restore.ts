@@ -22,7 +22,7 @@ export async function handler(input: unknown): Promise<RestoreStarted> {
   correlateWithExecution(execution.id);
   const now = new Date();
   const { restore } = plan;
-  const created = await startRestore(rds, {
+  const { created, firstStartedAt } = await startRestore(rds, {
     source: plan.source,
     from:
       restore.mode === 'snapshot'
@@ -36,9 +36,11 @@ export async function handler(input: unknown): Promise<RestoreStarted> {
     securityGroupId,
     tags: restoreTestTags({ environment, executionId: execution.id, database: plan.database.name, now }),
     executionTag: RestoreTestTag.execution,
+    createdAtTag: RestoreTestTag.createdAt,
   });
   logger.info(created ? 'restore started' : 'restore already started by this run', {
     identifiers: plan.identifiers,
   });
-  return { startedAt: now.toISOString(), created };
+  // A retried step measures the RTO from its first attempt, which started the restore.
+  return { startedAt: (firstStartedAt ?? now).toISOString(), created };
 }

@@ -32,6 +32,7 @@ import {
   ObjectStore,
   ResourceVersionClock,
 } from './store';
+import { timelineNow } from '../virtual-clock';
 
 export type { RolloutBehaviour } from './deployment-controller';
 export type { Fault } from './faults';
@@ -123,7 +124,7 @@ export interface RecordedRequest {
   path: string;
   /** HTTP status answered; 0 for a reset connection. */
   status: number;
-  /** performance.now() when the request arrived. */
+  /** When the request arrived (`timelineNow()`). */
   at: number;
 }
 
@@ -603,7 +604,7 @@ export async function startKubernetesApiServer(
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const at = performance.now();
+    const at = timelineNow();
     const method = req.method ?? 'GET';
     const rawPath = req.url ?? '/';
     for (const listener of listeners) listener({ method, path: rawPath, at });

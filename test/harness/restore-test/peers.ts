@@ -37,6 +37,16 @@ export function restoreTestPeersOf(rehearsal: Rehearsal<RunbooksConfig>): Restor
       buckets: new SimulatedBuckets([REPORT_BUCKET]),
       databases: new RehearsalDatabases(settings.databases),
     };
+    // What the run changed in RDS, beside the states: the restores, creates and deletes, not the polling.
+    rehearsal.addTimelineSource((runStartedAt) =>
+      created.rds.calls
+        .filter((call) => call.at.getTime() >= runStartedAt && !call.operation.startsWith('Describe'))
+        .map((call) => ({
+          at: call.at.getTime() - runStartedAt,
+          source: 'aws' as const,
+          text: `RDS ${call.operation} ${String(call.input.DBInstanceIdentifier ?? call.input.TargetDBInstanceIdentifier ?? call.input.DBClusterIdentifier ?? '')}`.trim(),
+        })),
+    );
     rehearsal.onClose(async () => {
       created.rds.restore();
       created.buckets.restore();
