@@ -2,6 +2,7 @@ import { App, Tags, Validations } from 'aws-cdk-lib';
 import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ConfigError, loadConfig } from '../lib/config/load';
+import { PlatformStack } from '../lib/platform-stack';
 import { RunbooksStack } from '../lib/runbooks-stack';
 
 // Context and configuration are read here, once; everything below receives typed props.
@@ -16,6 +17,15 @@ try {
   }
   const config = loadConfig(configPath);
   new RunbooksStack(app, `PlatformRunbooks-${config.environment}`, { config });
+  // The core platform, when the configuration has a `platform` section: its own stack, which the runbooks
+  // stack does not reference (it finds the cluster, database and alarms by name). Deploy it first.
+  if (config.platform) {
+    new PlatformStack(app, `Platform-${config.environment}`, {
+      environment: config.environment,
+      settings: config.platform,
+      env: { account: config.account, region: config.region },
+    });
+  }
   Tags.of(app).add('app', 'platform-runbooks');
   Tags.of(app).add('environment', config.environment);
 } catch (error) {

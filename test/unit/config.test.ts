@@ -83,8 +83,9 @@ describe('the configuration', () => {
     const raw: Record<string, unknown> = example();
     delete raw.rollback;
     delete raw.certificates;
+    delete raw.rightsizing;
     expect(errorFor(raw)).toMatch(
-      /\(root\): no runbook is configured: add a runbook section \(rollback, certificates, restoreTests\)/,
+      /\(root\): no runbook is configured: add a runbook section \(rollback, certificates, restoreTests, rightsizing\)/,
     );
   });
 
