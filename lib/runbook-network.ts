@@ -38,8 +38,11 @@ export interface FunctionVpcPlacement {
 
 /** Every Lambda has active tracing: one in the VPC also sends its traces to X-Ray from there. */
 const TRACING_ENDPOINT = 'xray';
-/** Services with no regional endpoint to create (IAM is global): a function that calls them needs a route out. */
-const GLOBAL_SERVICES = new Set<AwsServicePeer>(['iam']);
+/**
+ * Services with no endpoint to create in every region (IAM is global; the Price List API answers in
+ * us-east-1, eu-central-1 and ap-south-1 only): a function that calls them needs a route out.
+ */
+const GLOBAL_SERVICES = new Set<AwsServicePeer>(['iam', 'pricing']);
 /** Services reached through a gateway endpoint on the route tables (free), not an interface endpoint. */
 const GATEWAY_SERVICES: Record<string, GatewayVpcEndpointAwsService> = {
   dynamodb: GatewayVpcEndpointAwsService.DYNAMODB,

@@ -5,6 +5,7 @@ import type { RunbooksConfig } from './config/schema';
 import type { LifecycleEventBus } from './lifecycle-event-bus';
 import type { OnCallTopic } from './on-call-topic';
 import { RestoreTestRunbook } from './restore-test-runbook';
+import { RightsizingReportRunbook } from './rightsizing-report-runbook';
 import { RollbackRunbook } from './rollback-runbook';
 import { createRunbookCommons } from './runbook-commons';
 import type { RunbookLogs } from './runbook-logs';
@@ -38,6 +39,8 @@ export class RunbooksStack extends Stack {
   public readonly certificates?: CertificateCheckRunbook;
   /** Deployed when the configuration has a `restoreTests` section (which needs `network`). */
   public readonly restoreTests?: RestoreTestRunbook;
+  /** Deployed when the configuration has a `rightsizing` section. */
+  public readonly rightsizing?: RightsizingReportRunbook;
 
   constructor(scope: Construct, id: string, props: RunbooksStackProps) {
     const { config, ...stackProps } = props;
@@ -80,6 +83,14 @@ export class RunbooksStack extends Stack {
       });
     }
 
+    if (config.rightsizing) {
+      this.rightsizing = new RightsizingReportRunbook(this, 'RightsizingReportRunbook', {
+        shared,
+        settings: config.rightsizing,
+        clusters: config.eksClusters,
+      });
+    }
+
     // Once every function exists: the endpoints follow what the VPC-placed ones reach.
     commons.network?.createEndpoints();
 
@@ -110,11 +121,18 @@ export class RunbooksStack extends Stack {
         value: this.restoreTests.workflow.stateMachine.stateMachineArn,
       });
     }
+    if (this.rightsizing) {
+      new CfnOutput(this, 'RightsizingStateMachineArn', {
+        description: 'State machine of the cost right-sizing report',
+        value: this.rightsizing.workflow.stateMachine.stateMachineArn,
+      });
+    }
     // One bucket per stack, created by the first runbook that writes reports.
-    const reports = this.certificates?.reports ?? this.restoreTests?.reports;
+    const reports = this.certificates?.reports ?? this.restoreTests?.reports ?? this.rightsizing?.reports;
     if (reports) {
       new CfnOutput(this, 'ReportsBucketName', {
-        description: "Bucket of the runbooks' reports (certificate-check/reports/…, restore-test/reports/…)",
+        description:
+          "Bucket of the runbooks' reports (certificate-check/reports/…, restore-test/reports/…, rightsizing/reports/…)",
         value: reports.bucket.bucketName,
       });
     }

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-cloudwatch';
 import * as z from 'zod/mini';
 import { parseOrThrow, RunbookError } from '../shared/errors';
-import { sendNamingFaults } from './faults';
+import { isThrottling, isTransientAwsFault, sendNamingFaults } from './faults';
 
 // CloudWatch as the runbooks use it: alarms (rollback, certificates), tags (alarm → workload) and
 // GetMetricData (canary analysis, right-sizing). Answers are parsed at this edge; faults get names the
@@ -158,8 +158,10 @@ export interface MetricSeries {
   /** Oldest first, one value per timestamp. */
   points: Array<{ at: Date; value: number }>;
   /** `Complete`, unless CloudWatch said otherwise on any page (`PartialData`, `Forbidden`, …). */
-  status: 'Complete' | 'InternalError' | 'PartialData' | 'Forbidden';
+  status: MetricStatus;
 }
+
+export type MetricStatus = 'Complete' | 'InternalError' | 'PartialData' | 'Forbidden';
 
 export interface MetricDataRequest {
   queries: MetricDataQuery[];
@@ -172,40 +174,62 @@ export interface MetricDataRequest {
   maxPages?: number;
 }
 
+/** GetMetricData throttled the caller (after the SDK's retries): the workflow retries the step with backoff. */
+export class MetricDataThrottled extends RunbookError {
+  override name = 'MetricDataThrottled';
+}
+
+/** One page's part of one query's series, as `streamMetricData` hands it over. */
+export interface MetricDataPart {
+  id: string;
+  label?: string;
+  timestamps: Date[];
+  values: number[];
+  status: MetricStatus;
+}
+
+/** What a stream of GetMetricData pages cost: each page is one request (one API call). */
+export interface MetricDataStreamed {
+  pages: number;
+}
+
 /**
- * GetMetricData with its pagination followed: the series of each query, merged across pages (CloudWatch
- * splits one series over several pages), oldest first. An id missing from the answer is an empty series:
- * the caller decides whether no data fails a check (Flagger) or makes it inconclusive (Argo Rollouts).
+ * GetMetricData with its pagination followed, each page's series handed to `onPage` as it arrives and not
+ * kept: the caller reduces them (percentiles) so memory follows one page, not the window. A page holds at
+ * most 100,800 datapoints (MaxDatapoints' default and maximum, CloudWatch API reference), and CloudWatch
+ * splits one series over several pages. Throttling is MetricDataThrottled, other transient faults
+ * CloudWatchUnavailable.
  */
-export async function getMetricData(
+export async function streamMetricData(
   cloudwatch: CloudWatchClient,
   { queries, start, end, maxPages = 20 }: MetricDataRequest,
-): Promise<MetricSeries[]> {
+  onPage: (parts: MetricDataPart[]) => void,
+  { throttledAs = MetricDataThrottled }: { throttledAs?: typeof CloudWatchUnavailable } = {},
+): Promise<MetricDataStreamed> {
   if (queries.length === 0 || queries.length > MAX_METRIC_QUERIES) {
     throw new MetricQueryLimitExceeded(
       `GetMetricData takes 1 to ${MAX_METRIC_QUERIES} queries per call; ${queries.length} were given.`,
     );
   }
-  const series = new Map<string, MetricSeries>(
-    queries.map((query) => [query.Id ?? '', { id: query.Id ?? '', points: [], status: 'Complete' }]),
-  );
+  const asked = new Set(queries.map((query) => query.Id ?? ''));
   let nextToken: string | undefined;
   for (let page = 1; ; page += 1) {
-    const raw = await send('GetMetricData', () =>
-      cloudwatch.send(
-        new GetMetricDataCommand({
-          MetricDataQueries: queries,
-          StartTime: start,
-          EndTime: end,
-          ScanBy: 'TimestampAscending',
-          NextToken: nextToken,
-        }),
-      ),
+    const raw = await sendMetricData(
+      () =>
+        cloudwatch.send(
+          new GetMetricDataCommand({
+            MetricDataQueries: queries,
+            StartTime: start,
+            EndTime: end,
+            ScanBy: 'TimestampAscending',
+            NextToken: nextToken,
+          }),
+        ),
+      throttledAs,
     );
     const answer = parseOrThrow(metricDataAnswer, raw, 'The GetMetricData answer', CloudWatchInvalidResponse);
-    for (const result of answer.MetricDataResults) {
-      const target = series.get(result.Id);
-      if (!target) {
+    const parts = answer.MetricDataResults.map((result): MetricDataPart => {
+      if (!asked.has(result.Id)) {
         throw new CloudWatchInvalidResponse(
           `The GetMetricData answer has a series "${result.Id}" nobody asked for.`,
         );
@@ -215,20 +239,71 @@ export async function getMetricData(
           `The GetMetricData answer for "${result.Id}" has ${result.Timestamps.length} timestamps but ${result.Values.length} values.`,
         );
       }
-      if (result.Label !== undefined) target.label = result.Label;
-      if (result.StatusCode !== 'Complete') target.status = result.StatusCode;
-      result.Timestamps.forEach((at, index) =>
-        target.points.push({ at, value: result.Values[index] as number }),
-      );
-    }
+      return {
+        id: result.Id,
+        ...(result.Label !== undefined && { label: result.Label }),
+        timestamps: result.Timestamps,
+        values: result.Values,
+        status: result.StatusCode,
+      };
+    });
+    onPage(parts);
     nextToken = answer.NextToken;
-    if (nextToken === undefined) break;
+    if (nextToken === undefined) return { pages: page };
     if (page >= maxPages) {
       throw new MetricQueryLimitExceeded(
         `GetMetricData still had more pages after ${maxPages}: narrow the window or the queries.`,
       );
     }
   }
+}
+
+/** The GetMetricData call, throttling named `throttledAs`, any other transient fault CloudWatchUnavailable. */
+async function sendMetricData<T>(
+  call: () => Promise<T>,
+  throttledAs: typeof CloudWatchUnavailable,
+): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (isThrottling(error)) {
+      throw new throttledAs(`GetMetricData failed: ${(error as Error).name}`, { cause: error });
+    }
+    if (isTransientAwsFault(error)) {
+      throw new CloudWatchUnavailable(`GetMetricData failed: ${(error as Error).name}`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+/**
+ * GetMetricData with its pagination followed: the series of each query, merged across pages (CloudWatch
+ * splits one series over several pages), oldest first. An id missing from the answer is an empty series:
+ * the caller decides whether no data fails a check (Flagger) or makes it inconclusive (Argo Rollouts).
+ * Every transient fault, throttling included, is CloudWatchUnavailable (the rollback and canary route on it).
+ */
+export async function getMetricData(
+  cloudwatch: CloudWatchClient,
+  request: MetricDataRequest,
+): Promise<MetricSeries[]> {
+  const series = new Map<string, MetricSeries>(
+    request.queries.map((query) => [query.Id ?? '', { id: query.Id ?? '', points: [], status: 'Complete' }]),
+  );
+  await streamMetricData(
+    cloudwatch,
+    request,
+    (parts) => {
+      for (const part of parts) {
+        const target = series.get(part.id) as MetricSeries;
+        if (part.label !== undefined) target.label = part.label;
+        if (part.status !== 'Complete') target.status = part.status;
+        part.timestamps.forEach((at, index) =>
+          target.points.push({ at, value: part.values[index] as number }),
+        );
+      }
+    },
+    { throttledAs: CloudWatchUnavailable },
+  );
   for (const each of series.values()) each.points.sort((a, b) => a.at.getTime() - b.at.getTime());
   return [...series.values()];
 }

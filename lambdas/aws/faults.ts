@@ -8,6 +8,11 @@ const THROTTLING = new Set([
   'RequestLimitExceeded',
 ]);
 
+/** Whether an SDK error is the service's throttling (a request-rate limit), after the SDK's own retries. */
+export function isThrottling(error: unknown): boolean {
+  return THROTTLING.has((error as Error | undefined)?.name ?? '');
+}
+
 /**
  * Whether an SDK error means "the service did not answer, ask again later": throttling, a 5xx, or
  * `TimeoutError` (the request timeout of awsClientOptions ran out on every attempt).

@@ -55,6 +55,9 @@ export interface ObservedResource extends RestoredResource {
   /** Instances that serve connections. */
   endpoint?: { address: string; port: number };
   engine?: string;
+  /** Instances: their class (`db.t4g.medium`) and whether a standby runs beside them. */
+  instanceClass?: string;
+  multiAz?: boolean;
   /** The newest time a point-in-time restore can reach (automated backups on). */
   latestRestorableTime?: Date;
 }
@@ -64,6 +67,8 @@ const tagList = z._default(z.array(z.object({ Key: text, Value: z._default(z.str
 const instanceSchema = z.object({
   DBInstanceIdentifier: text,
   DBInstanceStatus: text,
+  DBInstanceClass: z.optional(z.string()),
+  MultiAZ: z.optional(z.boolean()),
   Engine: z.optional(z.string()),
   InstanceCreateTime: z.optional(z.date()),
   LatestRestorableTime: z.optional(z.date()),
@@ -102,6 +107,8 @@ function observedInstance(raw: z.output<typeof instanceSchema>): ObservedResourc
     tags: tagsOf(raw.TagList),
     ...(raw.InstanceCreateTime && { createdAt: raw.InstanceCreateTime }),
     ...(raw.Engine && { engine: raw.Engine }),
+    ...(raw.DBInstanceClass && { instanceClass: raw.DBInstanceClass }),
+    ...(raw.MultiAZ !== undefined && { multiAz: raw.MultiAZ }),
     ...(raw.LatestRestorableTime && { latestRestorableTime: raw.LatestRestorableTime }),
     ...(address && port !== undefined && { endpoint: { address, port } }),
   };
@@ -160,9 +167,12 @@ export async function describeDatabase(
 const MAX_PAGES = 100;
 
 /** Every instance and cluster of the account and region (paginated), with their tags. */
-export async function listDatabases(rds: RDSClient): Promise<ObservedResource[]> {
+export async function listDatabases(
+  rds: RDSClient,
+  kinds: readonly RestoredKind[] = ['instance', 'cluster'],
+): Promise<ObservedResource[]> {
   const found: ObservedResource[] = [];
-  for (const kind of ['instance', 'cluster'] as const) {
+  for (const kind of kinds) {
     let marker: string | undefined;
     for (let page = 1; ; page += 1) {
       if (kind === 'instance') {

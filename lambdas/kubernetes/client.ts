@@ -17,11 +17,15 @@ import {
 import {
   certificateListSchema,
   deploymentSchema,
+  horizontalPodAutoscalerListSchema,
   replicaSetListSchema,
+  workloadListSchema,
   type Certificate,
   type Deployment,
+  type HorizontalPodAutoscaler,
   type JsonPatchOperation,
   type ReplicaSet,
+  type Workload,
 } from './resources';
 
 export interface KubernetesClientOptions {
@@ -53,7 +57,14 @@ export interface KubernetesClient {
    * that does not serve the resource (cert-manager not installed) is a KubernetesNotFound that says so.
    */
   listCertificates(namespace: string): Promise<Certificate[]>;
+  /** Every Deployment, StatefulSet or DaemonSet (apps/v1) in the namespace, following `continue` pages. */
+  listWorkloads(namespace: string, kind: WorkloadResource): Promise<Workload[]>;
+  /** Every HorizontalPodAutoscaler (autoscaling/v2) in the namespace, following `continue` pages. */
+  listHorizontalPodAutoscalers(namespace: string): Promise<HorizontalPodAutoscaler[]>;
 }
+
+/** The apps/v1 workload resources, by their plural. */
+export type WorkloadResource = 'deployments' | 'statefulsets' | 'daemonsets';
 
 const PAGE_SIZE = 500;
 
@@ -117,7 +128,7 @@ interface Answer {
 /** A request as RBAC sees it: the verb, the resource and the namespace a 403 is about. */
 interface ApiRequest {
   verb: 'get' | 'list' | 'patch';
-  resource: 'deployments' | 'replicasets' | 'certificates';
+  resource: 'deployments' | 'replicasets' | 'certificates' | WorkloadResource | 'horizontalpodautoscalers';
   namespace: string;
   path: string;
 }
@@ -127,6 +138,9 @@ const RESOURCE_NAMES: Record<ApiRequest['resource'], string> = {
   deployments: 'deployments',
   replicasets: 'replicasets',
   certificates: 'certificates.cert-manager.io',
+  statefulsets: 'statefulsets',
+  daemonsets: 'daemonsets',
+  horizontalpodautoscalers: 'horizontalpodautoscalers.autoscaling',
 };
 
 /** Where a request went, for the messages of the errors that send someone to the cluster's settings. */
@@ -272,6 +286,34 @@ export function createKubernetesClient(options: KubernetesClientOptions): Kubern
         return parseOrThrow(
           certificateListSchema,
           await call({ verb: 'list', resource: 'certificates', namespace, path }),
+          `GET ${path} answer`,
+          KubernetesInvalidResponse,
+        );
+      });
+    },
+
+    listWorkloads(namespace, kind) {
+      return listAll(async (continueToken) => {
+        const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+        if (continueToken) query.set('continue', continueToken);
+        const path = `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/${kind}?${query.toString()}`;
+        return parseOrThrow(
+          workloadListSchema,
+          await call({ verb: 'list', resource: kind, namespace, path }),
+          `GET ${path} answer`,
+          KubernetesInvalidResponse,
+        );
+      });
+    },
+
+    listHorizontalPodAutoscalers(namespace) {
+      return listAll(async (continueToken) => {
+        const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+        if (continueToken) query.set('continue', continueToken);
+        const path = `/apis/autoscaling/v2/namespaces/${encodeURIComponent(namespace)}/horizontalpodautoscalers?${query.toString()}`;
+        return parseOrThrow(
+          horizontalPodAutoscalerListSchema,
+          await call({ verb: 'list', resource: 'horizontalpodautoscalers', namespace, path }),
           `GET ${path} answer`,
           KubernetesInvalidResponse,
         );

@@ -177,3 +177,59 @@ export const certificateListSchema = z.object({
   metadata: z.object({ resourceVersion: z.optional(z.string()), continue: z.optional(z.string()) }),
   items: z.array(certificateSchema),
 });
+
+// Workloads and autoscalers, as the right-sizing report reads them: their containers' resources only.
+
+/** A Kubernetes resource quantity as written (`250m`, `1.5`, `512Mi`, `1G`); parsed by `quantity.ts`. */
+const quantityText = z.union([z.string(), z.number()]);
+const resourceListSchema = z.optional(
+  z.looseObject({ cpu: z.optional(quantityText), memory: z.optional(quantityText) }),
+);
+export const workloadContainerSchema = z.object({
+  name: z.string(),
+  resources: z.optional(z.object({ requests: resourceListSchema, limits: resourceListSchema })),
+});
+
+export const workloadSchema = z.object({
+  metadata: z.object({ name: z.string(), namespace: z.string() }),
+  spec: z.object({
+    // Absent on a DaemonSet; defaulted to 1 by the API server on the others.
+    replicas: z.optional(z.int()),
+    template: z.object({ spec: z.object({ containers: z.array(workloadContainerSchema) }) }),
+  }),
+  status: z.optional(z.looseObject({ desiredNumberScheduled: z.optional(z.int()) })),
+});
+export type Workload = z.output<typeof workloadSchema>;
+
+export const workloadListSchema = z.object({
+  metadata: z.object({ continue: z.optional(z.string()) }),
+  items: z.array(workloadSchema),
+});
+
+export const horizontalPodAutoscalerSchema = z.object({
+  metadata: z.object({ name: z.string(), namespace: z.string() }),
+  spec: z.object({
+    scaleTargetRef: z.object({ kind: z.string(), name: z.string(), apiVersion: z.optional(z.string()) }),
+    minReplicas: z.optional(z.int()),
+    maxReplicas: z.int(),
+    metrics: z.optional(
+      z.array(
+        z.looseObject({
+          type: z.string(),
+          resource: z.optional(
+            z.looseObject({
+              name: z.string(),
+              target: z.looseObject({ type: z.string(), averageUtilization: z.optional(z.int()) }),
+            }),
+          ),
+        }),
+      ),
+    ),
+  }),
+});
+export type HorizontalPodAutoscaler = z.output<typeof horizontalPodAutoscalerSchema>;
+
+export const horizontalPodAutoscalerListSchema = z.object({
+  metadata: z.object({ continue: z.optional(z.string()) }),
+  items: z.array(horizontalPodAutoscalerSchema),
+});

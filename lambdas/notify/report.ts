@@ -17,7 +17,8 @@ export const MAX_LINKS = 5;
 /** Titled lists (findings grouped by severity, sources that failed): each is one section block of the message. */
 export const MAX_SECTIONS = 6;
 export const MAX_SECTION_LINES = 20;
-export const MAX_URL = 1_000;
+/** A presigned S3 URL signed with a session token runs to about 1,500 characters. */
+export const MAX_URL = 2_000;
 /** Items of one list value (images, hosts…): only the differing ones are shown, a few at most. */
 export const MAX_LIST_ITEMS = 1_000;
 
@@ -95,7 +96,7 @@ export const sectionSchema = z.object({
 export type ReportSection = z.output<typeof sectionSchema>;
 
 export const linkSchema = z.object({
-  // Not a `<!channel>` or `mailto:` in disguise; long enough for a console deep link, short enough to fit.
+  // Not a `<!channel>` or `mailto:` in disguise; long enough for a presigned link, short enough to fit.
   url: z
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
     .check(z.maxLength(MAX_URL, `must be at most ${MAX_URL} characters`)),

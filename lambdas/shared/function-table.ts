@@ -12,7 +12,11 @@ export type AwsServicePeer =
   | 'acm'
   | 'elasticloadbalancing'
   | 'iam'
-  | 'rds';
+  | 'rds'
+  | 'ec2'
+  | 'autoscaling'
+  | 'compute-optimizer'
+  | 'pricing';
 
 /**
  * What a Lambda reaches over the network: AWS services, a cluster's Kubernetes API server (public or private

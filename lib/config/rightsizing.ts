@@ -50,8 +50,12 @@ export const rightsizingSectionSchema = z.strictObject({
   rds: z._default(z.boolean(), true),
   /** Lines in the Slack summary. @default 10 */
   topN: z._default(boundedInt(1, 20), 10),
-  /** How long the presigned link in Slack works, in hours (SigV4 allows 7 days at most). @default 72 */
-  linkExpiryHours: z._default(boundedInt(1, 168), 72),
+  /**
+   * How long the presigned link in Slack works, in hours. A link signed with the function's temporary
+   * credentials dies with them, however long it asked for: the message says when it really expires.
+   * @default 12
+   */
+  linkExpiryHours: z._default(boundedInt(1, 168), 12),
   /** How long reports stay in the bucket. @default 400 */
   reportRetentionDays: z._default(boundedInt(7, 3_650), 400),
 });
@@ -71,14 +75,6 @@ export function checkRightsizingSection(
       });
     }
   });
-  // GetMetricData keeps 1-minute data 15 days, 5-minute data 63 days: a 1-minute period cannot look back further.
-  if (rightsizing.periodSeconds === 60 && rightsizing.lookbackDays > 15) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['rightsizing', 'lookbackDays'],
-      message: 'must be at most 15 with periodSeconds 60: CloudWatch keeps 1-minute data 15 days',
-    });
-  }
 }
 
 /** The clusters (with their granted namespaces) whose workloads the report sizes. */

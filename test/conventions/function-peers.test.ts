@@ -23,6 +23,10 @@ const awsClientPeers = {
   elasticloadbalancing: 'client-elastic-load-balancing-v2',
   iam: 'client-iam',
   rds: 'client-rds',
+  ec2: 'client-ec2',
+  autoscaling: 'client-auto-scaling',
+  'compute-optimizer': 'client-compute-optimizer',
+  pricing: 'client-pricing',
 } as const satisfies Record<AwsServicePeer, string>;
 
 /** The modules through which the code reaches each non-AWS peer. */
@@ -38,6 +42,8 @@ const modulePeers = {
     'lambdas/certificates/probe.ts',
     // ACM and load balancers in other regions (us-east-1 for CloudFront), and IAM, a global service.
     'lambdas/certificates/inventory.ts',
+    // The Price List API: endpoints in us-east-1, eu-central-1 and ap-south-1 only.
+    'lambdas/aws/pricing.ts',
   ],
 } as const satisfies Record<Exclude<FunctionPeer, AwsServicePeer>, readonly string[]>;
 

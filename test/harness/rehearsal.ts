@@ -91,7 +91,7 @@ export interface RehearsalResult {
   status: 'SUCCEEDED' | 'FAILED';
   error?: { name: string; cause: string };
   output?: unknown;
-  /** The states entered, in order (Parallel branches included). */
+  /** The states entered, in order (Parallel branches and Map iterations included). */
   states: string[];
   lambdaInvocations: Array<{ name: string; at: number; ms: number; error?: string }>;
   timeline: TimelineEntry[];
@@ -462,7 +462,14 @@ function forEachState(
   const states = definition.States as Record<string, Record<string, unknown>>;
   for (const [name, state] of Object.entries(states)) {
     visit(name, state);
-    for (const branch of (state.Branches as Array<Record<string, unknown>> | undefined) ?? [])
-      forEachState(branch, visit);
+    // Parallel branches, and a Map's item processor (ItemProcessor, or Iterator before it): its states run too.
+    const nested = [
+      ...((state.Branches as Array<Record<string, unknown>> | undefined) ?? []),
+      ...[state.ItemProcessor, state.Iterator].filter(
+        (definition): definition is Record<string, unknown> =>
+          typeof definition === 'object' && definition !== null,
+      ),
+    ];
+    for (const definition of nested) forEachState(definition, visit);
   }
 }

@@ -1,6 +1,8 @@
 import {
   CloudWatchClient,
   DescribeAlarmsCommand,
+  GetMetricDataCommand,
+  type GetMetricDataCommandInput,
   ListTagsForResourceCommand,
 } from '@aws-sdk/client-cloudwatch';
 import {
@@ -19,6 +21,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import dynalite from 'dynalite';
 import type { AddressInfo } from 'node:net';
+import { SimulatedMetrics } from './simulated-metrics';
 import { timelineNow } from './virtual-clock';
 
 export const ACCOUNT = '111122223333';
@@ -95,8 +98,9 @@ class SimulatedServiceError extends Error {
 
 /**
  * The AWS side of a rehearsal, in one place: DynamoDB is dynalite (a real implementation of the DynamoDB API
- * on loopback, so condition expressions behave as in AWS); CloudWatch, EKS and Secrets Manager answer from
- * state through aws-sdk-client-mock; the state machine's own service integrations (EventBridge, SNS,
+ * on loopback, so condition expressions behave as in AWS); CloudWatch (alarms, tags, and GetMetricData from
+ * `metrics`), EKS and Secrets Manager answer from state through aws-sdk-client-mock (one mock per client
+ * class: a runbook's rehearsal extends this one rather than mocking CloudWatchClient again); the state machine's own service integrations (EventBridge, SNS,
  * DynamoDB) are served by `serviceIntegration`.
  */
 export class SimulatedAccount {
@@ -110,7 +114,10 @@ export class SimulatedAccount {
   >();
   readonly events: PublishedEvent[] = [];
   readonly pages: Page[] = [];
-  readonly calls: Array<{ at: number; service: string; operation: string }> = [];
+  /** Every call, in order; `target` names what it was about where one is named (DescribeCluster's cluster). */
+  readonly calls: Array<{ at: number; service: string; operation: string; target?: string }> = [];
+  /** CloudWatch's series and its GetMetricData (simulated-metrics.ts): limits, pagination, throttling. */
+  readonly metrics = new SimulatedMetrics();
   private faults: AwsFault[] = [];
   /** A scenario's endpoint settings per cluster, over the default; cleared by `reset`. */
   private endpointAccess = new Map<string, Partial<EndpointAccess>>();
@@ -213,6 +220,7 @@ export class SimulatedAccount {
     this.calls.length = 0;
     this.faults = [];
     this.endpointAccess.clear();
+    this.metrics.reset();
   }
 
   async close(): Promise<void> {
@@ -341,9 +349,15 @@ export class SimulatedAccount {
             : [],
         };
       });
+    // Asynchronous, as the SDK's send is: a fault is a rejected promise, not a synchronous throw.
+    cloudwatch.on(GetMetricDataCommand).callsFake(async (input: GetMetricDataCommandInput) => {
+      this.record('cloudwatch', 'GetMetricData');
+      this.throwIfFaulted('cloudwatch', 'GetMetricData');
+      return this.metrics.getMetricData(input);
+    });
     const eks = mockClient(EKSClient);
     eks.on(DescribeClusterCommand).callsFake((input: { name?: string }) => {
-      this.record('eks', 'DescribeCluster');
+      this.record('eks', 'DescribeCluster', input.name);
       this.throwIfFaulted('eks', 'DescribeCluster');
       const cluster = this.clusters.get(input.name ?? '');
       if (!cluster) {
@@ -384,8 +398,8 @@ export class SimulatedAccount {
     this.mocks.push(cloudwatch, eks, secrets, sfn);
   }
 
-  private record(service: string, operation: string): void {
-    this.calls.push({ at: timelineNow(), service, operation });
+  private record(service: string, operation: string, target?: string): void {
+    this.calls.push({ at: timelineNow(), service, operation, ...(target !== undefined && { target }) });
   }
 
   private throwIfFaulted(service: AwsFault['service'], operation: string, integrationPrefix?: string): void {

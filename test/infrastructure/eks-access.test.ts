@@ -70,14 +70,16 @@ describe('the Kubernetes access of the rollback steps', () => {
     expect(users).toHaveLength(3);
   });
 
-  it("creates one STANDARD access entry per step and cluster: the rollback steps' in no Kubernetes group, the cert-manager collector's in platform-runbooks:certificate-readers only", () => {
+  it("creates one STANDARD access entry per step and cluster: the rollback steps' and the right-sizing workloads collector's in no Kubernetes group, the cert-manager collector's in platform-runbooks:certificate-readers only", () => {
     const certManager = present(synthesized.stack.certificates, 'the certificate check').certManagerAccess;
-    const principals = [...steps().map((step) => step.access), certManager].map((access) =>
+    const workloads = present(synthesized.stack.rightsizing, 'the right-sizing report').workloadsAccess;
+    const principals = [...steps().map((step) => step.access), certManager, workloads].map((access) =>
       JSON.stringify(arnOf(idOf(synthesized, access.role))),
     );
-    // Three rollback steps and the cert-manager collector (every cluster by default), two clusters each;
+    // Three rollback steps and the cert-manager collector (every cluster by default), two clusters each,
+    // and the right-sizing workloads collector in the one cluster its section sizes (`clusters: [prod-eks]`);
     // no other role has an entry.
-    expect(entries).toHaveLength(8);
+    expect(entries).toHaveLength(9);
     expect(entries.every((entry) => principals.includes(JSON.stringify(entry.Properties.PrincipalArn)))).toBe(
       true,
     );
@@ -106,6 +108,13 @@ describe('the Kubernetes access of the rollback steps', () => {
       // No access policy covers custom resources such as cert-manager Certificates: the cluster binds this
       // group to the view ClusterRole in each granted namespace (docs/runbooks/certificate-check.md).
       expect(entry.Properties.KubernetesGroups).toEqual(['platform-runbooks:certificate-readers']);
+    }
+    const sizer = entriesOf(workloads);
+    expect(sizer.map((entry) => entry.Properties.ClusterName)).toEqual(['prod-eks']);
+    for (const entry of sizer) {
+      expect(entry.Properties.Type).toBe('STANDARD');
+      // The view access policy covers what it reads (Deployments, StatefulSets, DaemonSets, HPAs).
+      expect(entry.Properties.KubernetesGroups).toBeUndefined();
     }
   });
 

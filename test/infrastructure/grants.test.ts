@@ -50,6 +50,31 @@ const UNSCOPABLE_CERTIFICATE_LISTS = new Set([
   'elasticloadbalancing:DescribeListenerCertificates',
 ]);
 
+/**
+ * The cost right-sizing report's read-only calls that define no resource types in the Service Authorization
+ * Reference (the construct acknowledges each), by the step whose role alone may make them.
+ */
+const UNSCOPABLE_RIGHTSIZING = {
+  // Container Insights usage series: GetMetricData defines no resource types.
+  workloads: ['cloudwatch:GetMetricData'],
+  compute: [
+    // Whether the account opted in, and its recommendations: Compute Optimizer defines no resource types.
+    'compute-optimizer:GetEnrollmentStatus',
+    'compute-optimizer:GetEC2InstanceRecommendations',
+    'compute-optimizer:GetAutoScalingGroupRecommendations',
+    'compute-optimizer:GetRDSDatabaseRecommendations',
+    // The CloudWatch fallback's utilisation series.
+    'cloudwatch:GetMetricData',
+    // Listing the instances and groups: EC2's and Auto Scaling's Describe* calls have no resource-level permissions.
+    'ec2:DescribeInstances',
+    'autoscaling:DescribeAutoScalingGroups',
+    'autoscaling:DescribeAutoScalingInstances',
+  ],
+  // The public Price List API: GetProducts defines no resource types.
+  report: ['pricing:GetProducts'],
+} as const;
+const UNSCOPABLE_RIGHTSIZING_ACTIONS = new Set<string>(Object.values(UNSCOPABLE_RIGHTSIZING).flat());
+
 describe('the runbooks permissions', () => {
   let synthesized: Synthesized;
   let roleIds: {
@@ -115,7 +140,12 @@ describe('the runbooks permissions', () => {
     expect(
       unscoped
         .flatMap(({ statement }) => asArray(statement.Action))
-        .filter((action) => !UNSCOPABLE.has(action) && !UNSCOPABLE_CERTIFICATE_LISTS.has(action)),
+        .filter(
+          (action) =>
+            !UNSCOPABLE.has(action) &&
+            !UNSCOPABLE_CERTIFICATE_LISTS.has(action) &&
+            !UNSCOPABLE_RIGHTSIZING_ACTIONS.has(action),
+        ),
     ).toEqual([]);
     // The certificate list calls: in the AWS collector's policies only.
     const collector = idOf(synthesized, present(synthesized.stack.certificates, 'the check').collectAwsRole);
@@ -126,6 +156,29 @@ describe('the runbooks permissions', () => {
       )
       .map(({ policy }) => policies[policy]?.Properties.Roles);
     expect(listers).toEqual([[ref(collector)]]);
+    // The right-sizing report's: each in the policies of the step that makes it only.
+    const rightsizing = present(synthesized.stack.rightsizing, 'the right-sizing report');
+    const rightsizingRoles = {
+      workloads: rightsizing.workloadsAccess.role,
+      compute: rightsizing.collectComputeRole,
+      report: rightsizing.reportRole,
+    };
+    const sizers = unscoped.flatMap(({ policy, statement }) =>
+      asArray(statement.Action)
+        .filter((action) => UNSCOPABLE_RIGHTSIZING_ACTIONS.has(action))
+        .map((action) => ({ action, roles: policies[policy]?.Properties.Roles as unknown })),
+    );
+    const inOrder = (a: unknown, b: unknown) => canonical(a).localeCompare(canonical(b));
+    expect(sizers.sort(inOrder)).toEqual(
+      (Object.keys(UNSCOPABLE_RIGHTSIZING) as (keyof typeof UNSCOPABLE_RIGHTSIZING)[])
+        .flatMap((step) =>
+          UNSCOPABLE_RIGHTSIZING[step].map((action) => ({
+            action,
+            roles: [ref(idOf(synthesized, rightsizingRoles[step]))],
+          })),
+        )
+        .sort(inOrder),
+    );
   });
 
   it('uses no AWS managed policy', () => {
@@ -337,18 +390,22 @@ describe('the runbooks permissions', () => {
     canonical(arnOf(idOf(from, present(from.stack.certificates, 'the certificate check').reports.key)));
 
   /**
-   * The KMS actions each role may take on the reports bucket's key. Only the certificate check's steps use
-   * it, each for its prefixes: the three collectors write their parts, the report step reads them and
-   * writes the report.
+   * The KMS actions each role may take on the reports bucket's key. Only the steps of the runbooks that
+   * write reports use it, each for its prefixes: the certificate check's three collectors and the
+   * right-sizing report's two write their parts, each report step reads them and writes the report (the
+   * right-sizing one also decrypts for the presigned link it signs).
    */
-  const expectReportsKeyGrantsOnlyToTheCertificateSteps = (from: Synthesized) => {
+  const expectReportsKeyGrantsOnlyToTheReportingSteps = (from: Synthesized) => {
     const certificates = present(from.stack.certificates, 'the certificate check');
+    const rightsizing = present(from.stack.rightsizing, 'the right-sizing report');
+    expect(rightsizing.reports).toBe(certificates.reports);
     const policies = from.template.findResources('AWS::IAM::Policy');
     const grants: Record<string, string[]> = {};
     for (const { policy, statement } of kmsStatements(from)) {
       if (!onReportsKey(from, statement)) continue;
       for (const role of present(policies[policy], policy).Properties.Roles as { Ref: string }[]) {
-        grants[role.Ref] = [...(grants[role.Ref] ?? []), ...asArray(statement.Action)].sort();
+        // Each action once: the right-sizing report's presign statement repeats its read grant's kms:Decrypt.
+        grants[role.Ref] = [...new Set([...(grants[role.Ref] ?? []), ...asArray(statement.Action)])].sort();
       }
     }
     const roleOf = (fn: { role?: IConstruct }) => idOf(from, present(fn.role, 'a step role'));
@@ -357,13 +414,17 @@ describe('the runbooks permissions', () => {
       [roleOf(certificates.collectCertManagerFunction)]: ['kms:GenerateDataKey'],
       [roleOf(certificates.probeEndpointsFunction)]: ['kms:GenerateDataKey'],
       [roleOf(certificates.reportFunction)]: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      [roleOf(rightsizing.collectWorkloadsFunction)]: ['kms:GenerateDataKey'],
+      [roleOf(rightsizing.collectComputeFunction)]: ['kms:GenerateDataKey'],
+      [roleOf(rightsizing.reportFunction)]: ['kms:Decrypt', 'kms:GenerateDataKey'],
     });
   };
 
-  /** The state machines of both runbooks. */
+  /** The state machines of the example's three runbooks. */
   const workflows = (from: Synthesized) => [
     from.rollback.workflow,
     present(from.stack.certificates, 'the certificate check').workflow,
+    present(from.stack.rightsizing, 'the right-sizing report').workflow,
   ];
 
   describe('with an existing on-call topic', () => {
@@ -386,7 +447,7 @@ describe('the runbooks permissions', () => {
       }
       existing.template.resourceCountIs('AWS::SNS::Topic', 0);
       // No on-call key: the logs key encrypts the log groups, which no role needs (CloudWatch Logs uses it
-      // itself), and the reports key the reports bucket, which only the certificate check's steps use.
+      // itself), and the reports key the reports bucket, which only the reporting runbooks' steps use.
       expect(Object.keys(existing.template.findResources('AWS::KMS::Key')).sort()).toEqual(
         [
           idOf(existing, existing.stack.logs.key),
@@ -396,7 +457,7 @@ describe('the runbooks permissions', () => {
       expect(kmsStatements(existing).filter(({ statement }) => !onReportsKey(existing, statement))).toEqual(
         [],
       );
-      expectReportsKeyGrantsOnlyToTheCertificateSteps(existing);
+      expectReportsKeyGrantsOnlyToTheReportingSteps(existing);
     });
   });
 
@@ -410,7 +471,7 @@ describe('the runbooks permissions', () => {
       existing = synth(raw);
     });
 
-    it('lets each state machine use exactly that key, and nothing else any key (the reports key aside, which only the certificate steps use)', () => {
+    it('lets each state machine use exactly that key, and nothing else any key (the reports key aside, which only the reporting steps use)', () => {
       const kms = kmsStatements(existing).filter(({ statement }) => !onReportsKey(existing, statement));
       expect(kms.sort((a, b) => a.policy.localeCompare(b.policy))).toEqual(
         workflows(existing)
@@ -432,7 +493,7 @@ describe('the runbooks permissions', () => {
           PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'EncryptPages' })]) },
         });
       }
-      expectReportsKeyGrantsOnlyToTheCertificateSteps(existing);
+      expectReportsKeyGrantsOnlyToTheReportingSteps(existing);
       // Imported, not created: the stack cannot change that key's policy (the README says what it needs).
       expect(Object.keys(existing.template.findResources('AWS::KMS::Key')).sort()).toEqual(
         [

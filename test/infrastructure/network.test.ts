@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { notifySlackFunction } from '../../lambdas/notify/functions';
+import { rightsizingFunctions } from '../../lambdas/rightsizing/functions';
 import { rollbackFunctions } from '../../lambdas/rollback/functions';
+import type { FunctionPeer, RunbookFunctionEntry } from '../../lambdas/shared/function-table';
 import { idOf, present } from './helpers';
 import {
   exampleConfig,
@@ -63,9 +66,27 @@ const ingressRules = (synthesized: Synthesized) =>
 const endpoints = (synthesized: Synthesized): Record<string, string> =>
   Object.fromEntries(
     Object.values(resources(synthesized, 'AWS::EC2::VPCEndpoint')).map(({ Properties: endpoint }) => {
-      const name = JSON.stringify(endpoint.ServiceName).match(/\.([a-z-]+)"\]\]\}$/)?.[1] ?? '?';
+      const name = JSON.stringify(endpoint.ServiceName).match(/\.([a-z0-9-]+)"\]\]\}$/)?.[1] ?? '?';
       return [name, endpoint.VpcEndpointType as string];
     }),
+  );
+
+/** Peers reached without an endpoint of this region: the clusters' API servers, the internet, and the Price List API. */
+const NO_ENDPOINT = new Set<FunctionPeer>(['kubernetes', 'internet', 'pricing']);
+const rightsizingEntries: readonly RunbookFunctionEntry[] = Object.values(rightsizingFunctions);
+
+/**
+ * The endpoints the right-sizing report's VPC-placed steps need, as service → type: the AWS services of their
+ * function table's `reaches`, S3 through a gateway endpoint. `inVpc`: whether a step reaching the internet
+ * is placed (the subnets reach it).
+ */
+const rightsizingEndpoints = (inVpc: { internet: boolean }): Record<string, string> =>
+  Object.fromEntries(
+    rightsizingEntries
+      .filter((entry) => inVpc.internet || !entry.reaches.includes('internet'))
+      .flatMap((entry) => entry.reaches)
+      .filter((peer) => !NO_ENDPOINT.has(peer))
+      .map((service) => [service, service === 's3' ? 'Gateway' : 'Interface']),
   );
 
 describe('VPC placement', () => {
@@ -78,7 +99,10 @@ describe('VPC placement', () => {
 
     it('places every Lambda in the configured subnets with the stack-made group', () => {
       const functions = [...functionsByService(synthesized).values()];
-      expect(functions).toHaveLength(5);
+      // The notifier, the rollback's and the right-sizing report's (the NAT reaches the Price List API).
+      expect(functions).toHaveLength(
+        [notifySlackFunction, ...Object.values(rollbackFunctions), ...rightsizingEntries].length,
+      );
       for (const fn of functions) {
         expect(fn.Properties.VpcConfig).toEqual({
           SubnetIds: SUBNETS,
@@ -116,7 +140,14 @@ describe('VPC placement', () => {
         // prepare asks Step Functions whether a lock holder's execution still runs.
         states: 'Interface',
         xray: 'Interface',
+        // The right-sizing report's steps: Compute Optimizer, EC2, RDS, CloudWatch, their parts in the
+        // reports bucket. The Price List API answers in three regions only: through the NAT.
+        ...rightsizingEndpoints({ internet: true }),
       });
+      expect(Object.keys(endpoints(synthesized))).toEqual(
+        expect.arrayContaining(['compute-optimizer', 'ec2', 'rds', 's3']),
+      );
+      expect(Object.keys(endpoints(synthesized))).not.toContain('pricing');
       for (const endpoint of Object.values(resources(synthesized, 'AWS::EC2::VPCEndpoint'))) {
         if (endpoint.Properties.VpcEndpointType === 'Gateway') {
           expect(endpoint.Properties.RouteTableIds).toEqual([
@@ -138,6 +169,7 @@ describe('VPC placement', () => {
       const policy = present(resources(synthesized, 'AWS::IAM::Policy')[policyId], 'the ENI policy');
       const roles = (policy.Properties.Roles as { Ref: string }[]).map((role) => role.Ref).sort();
       const { rollback } = synthesized;
+      const rightsizing = present(synthesized.stack.rightsizing, 'the right-sizing report');
       expect(roles).toEqual(
         [
           idOf(synthesized, rollback.prepareAccess.role),
@@ -145,6 +177,9 @@ describe('VPC placement', () => {
           idOf(synthesized, rollback.rolloutStatusAccess.role),
           idOf(synthesized, rollback.alarmStatusRole),
           idOf(synthesized, synthesized.stack.slackNotifier.role),
+          idOf(synthesized, rightsizing.workloadsAccess.role),
+          idOf(synthesized, rightsizing.collectComputeRole),
+          idOf(synthesized, rightsizing.reportRole),
         ].sort(),
       );
       for (const fn of Object.values(resources(synthesized, 'AWS::Lambda::Function'))) {
@@ -165,26 +200,40 @@ describe('VPC placement', () => {
       ]);
     });
 
-    it('keeps the Slack notifier outside the VPC, and only it', () => {
+    it('keeps the Slack notifier and the right-sizing report step (Price List API) outside the VPC, and only them', () => {
       const functions = functionsByService(synthesized);
-      const notifier = present(functions.get('notify-slack'), 'the notifier');
-      expect(notifier.Properties.VpcConfig).toBeUndefined();
-      expect(placementOf(notifier)).toBe('outside-vpc');
-      for (const entry of Object.values(rollbackFunctions)) {
+      const outside: RunbookFunctionEntry[] = [notifySlackFunction, rightsizingFunctions.report];
+      for (const entry of outside) {
         const fn = present(functions.get(entry.serviceName), entry.serviceName);
-        expect(fn.Properties.VpcConfig).toBeDefined();
-        expect(placementOf(fn)).toBe('vpc');
+        expect(fn.Properties.VpcConfig, entry.serviceName).toBeUndefined();
+        expect(placementOf(fn), entry.serviceName).toBe('outside-vpc');
       }
+      const inside = [...Object.values(rollbackFunctions), ...rightsizingEntries].filter(
+        (entry) => !outside.includes(entry),
+      );
+      for (const entry of inside) {
+        const fn = present(functions.get(entry.serviceName), entry.serviceName);
+        expect(fn.Properties.VpcConfig, entry.serviceName).toBeDefined();
+        expect(placementOf(fn), entry.serviceName).toBe('vpc');
+      }
+      expect(functions.size).toBe(outside.length + inside.length);
     });
 
     it('creates no Secrets Manager endpoint, since only the notifier reads a secret', () => {
-      expect(Object.keys(endpoints(synthesized)).sort()).toEqual([
-        'dynamodb',
-        'eks',
-        'monitoring',
-        'states',
-        'xray',
-      ]);
+      expect(Object.keys(endpoints(synthesized)).sort()).toEqual(
+        [
+          ...new Set([
+            'dynamodb',
+            'eks',
+            'monitoring',
+            'states',
+            'xray',
+            // The right-sizing collectors' (its report step runs outside, for the Price List API).
+            ...Object.keys(rightsizingEndpoints({ internet: false })),
+          ]),
+        ].sort(),
+      );
+      expect(Object.keys(endpoints(synthesized))).not.toContain('secretsmanager');
     });
   });
 
@@ -198,8 +247,8 @@ describe('VPC placement', () => {
       const functions = functionsByService(synthesized);
       expect(functions.size).toBe(functionEntries.length);
       const outside = functionEntries.filter((entry) => entry.reaches.includes('internet'));
-      // Today the notifier (Slack), the AWS collector (ACM in other regions, IAM) and the prober: the
-      // certificate check has functions on both sides.
+      // Today the notifier (Slack), the AWS collector (ACM in other regions, IAM), the prober and the
+      // right-sizing report step (the Price List API): the certificate check has functions on both sides.
       expect(outside.some((entry) => entry.serviceName.startsWith('certificates-'))).toBe(true);
       expect(
         functionEntries.some(

@@ -162,9 +162,10 @@ describe('the backup-restore test', () => {
       synthesized.template.hasOutput('ReportsBucketName', {
         Value: ref(idOf(synthesized, runbook().reports.bucket)),
       });
-      // With the certificate check too: still one bucket and one output.
+      // With the certificate check too (the example has the right-sizing report): still one bucket and one output.
       const both = synth({ ...vpcExampleConfig(), certificates: exampleConfig().certificates });
       expect(both.stack.certificates?.reports).toBe(both.stack.restoreTests?.reports);
+      expect(both.stack.rightsizing?.reports).toBe(both.stack.restoreTests?.reports);
       expect(Object.keys(both.template.findOutputs('ReportsBucketName'))).toEqual(['ReportsBucketName']);
       both.template.resourceCountIs('AWS::S3::Bucket', 2);
     });
@@ -413,12 +414,27 @@ describe('the backup-restore test', () => {
 
     it('lists every instance and cluster only to the janitor, and only to describe them', () => {
       const everything = [rds('db:*'), rds('cluster:*')].map((arn) => JSON.stringify(arn));
-      const listing = policyStatements(synthesized.template).filter(({ statement }) =>
-        asArray(statement.Resource).some((resource) => everything.includes(JSON.stringify(resource))),
+      const policies = synthesized.template.findResources('AWS::IAM::Policy');
+      const listing = policyStatements(synthesized.template)
+        .filter(({ statement }) =>
+          asArray(statement.Resource).some((resource) => everything.includes(JSON.stringify(resource))),
+        )
+        .map(({ policy, statement }) => ({
+          roles: present(policies[policy], policy).Properties.Roles as unknown,
+          actions: statement.Action,
+        }));
+      // Besides the janitor, in the example only the right-sizing report's compute step, which sizes every
+      // RDS instance (rightsizing-report.test.ts): describing, too.
+      const rightsizing = present(synthesized.stack.rightsizing, 'the right-sizing report');
+      const describing = ['rds:DescribeDBInstances', 'rds:DescribeDBClusters'];
+      const byRole = (a: { roles: unknown }, b: { roles: unknown }) =>
+        JSON.stringify(a.roles).localeCompare(JSON.stringify(b.roles));
+      expect(listing.sort(byRole)).toEqual(
+        [
+          { roles: [ref(idOf(synthesized, runbook().janitorRole))], actions: describing },
+          { roles: [ref(idOf(synthesized, rightsizing.collectComputeRole))], actions: describing },
+        ].sort(byRole),
       );
-      expect(listing.map(({ statement }) => statement.Action)).toEqual([
-        ['rds:DescribeDBInstances', 'rds:DescribeDBClusters'],
-      ]);
       synthesized.template.hasResourceProperties('AWS::IAM::Policy', {
         Roles: [ref(idOf(synthesized, runbook().janitorRole))],
         PolicyDocument: {

@@ -3,7 +3,9 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { certificateFunctions } from '../../lambdas/certificates/functions';
 import { notifySlackFunction } from '../../lambdas/notify/functions';
+import { rightsizingFunctions } from '../../lambdas/rightsizing/functions';
 import { rollbackFunctions } from '../../lambdas/rollback/functions';
+import type { RunbookFunctionEntry } from '../../lambdas/shared/function-table';
 import { parseConfig } from '../../lib/config/load';
 import { RunbooksStack } from '../../lib/runbooks-stack';
 import { alarmArn, arnOf, idOf, present, ref } from './helpers';
@@ -155,45 +157,69 @@ describe('the on-call topic key in the configuration', () => {
 });
 
 describe('a stack whose configuration leaves a runbook out', () => {
-  /** Each runbook section, what it deploys, and how the stack and its template name it. */
-  const runbooks = {
+  /**
+   * Each runbook section of the example, what it deploys, and how the stack and its template name it.
+   * `writesReports`: it writes to the reports bucket (the stack's first such runbook creates it and the
+   * `ReportsBucketName` output).
+   */
+  interface RunbookSection {
+    construct: (stack: RunbooksStack) => unknown;
+    stateMachine: string;
+    functions: readonly RunbookFunctionEntry[];
+    outputs: string[];
+    writesReports: boolean;
+  }
+  type Section = 'rollback' | 'certificates' | 'rightsizing';
+  const runbooks: Record<Section, RunbookSection> = {
     rollback: {
       construct: (stack: RunbooksStack) => stack.rollback,
       stateMachine: 'platform-runbooks-prod-rollback',
       functions: Object.values(rollbackFunctions),
       outputs: ['RollbackStateMachineArn'],
+      writesReports: false,
     },
     certificates: {
       construct: (stack: RunbooksStack) => stack.certificates,
       stateMachine: 'platform-runbooks-prod-certificates',
       functions: Object.values(certificateFunctions),
-      outputs: ['CertificateCheckStateMachineArn', 'ReportsBucketName'],
+      outputs: ['CertificateCheckStateMachineArn'],
+      writesReports: true,
+    },
+    rightsizing: {
+      construct: (stack: RunbooksStack) => stack.rightsizing,
+      stateMachine: 'platform-runbooks-prod-rightsizing',
+      functions: Object.values(rightsizingFunctions),
+      outputs: ['RightsizingStateMachineArn'],
+      writesReports: true,
     },
   };
-  type Section = keyof typeof runbooks;
+  const sections = Object.keys(runbooks) as Section[];
 
-  /** The example without one runbook section, validated as `bin/app.ts` does. */
-  const stackWithout = (section: Section) => {
-    const raw = Object.fromEntries(Object.entries(exampleConfig()).filter(([key]) => key !== section));
-    const config = parseConfig(raw, `example without ${section}`);
+  /** The example without some runbook sections, validated as `bin/app.ts` does. */
+  const stackWithout = (...left: Section[]) => {
+    const example = exampleConfig();
+    for (const section of sections) expect(example[section], section).toBeDefined();
+    const raw = Object.fromEntries(
+      Object.entries(example).filter(([key]) => !(left as string[]).includes(key)),
+    );
+    const config = parseConfig(raw, `example without ${left.join(', ')}`);
     const stack = new RunbooksStack(
       new App({ context: { 'aws:cdk:bundling-stacks': [] } }),
-      `Without-${section}`,
+      `Without-${left.join('-')}`,
       { config },
     );
     return { stack, template: Template.fromStack(stack) };
   };
 
-  it.each(Object.keys(runbooks) as Section[])(
+  it.each(sections)(
     'without a %s section: deploys the shared resources and none of that runbook',
     (section) => {
       const { stack, template } = stackWithout(section);
-      const [kept] = (Object.keys(runbooks) as Section[]).filter((other) => other !== section);
       const left = runbooks[section];
-      const other = runbooks[present(kept, 'the other runbook')];
+      const kept = sections.filter((other) => other !== section).map((other) => runbooks[other]);
 
       expect(left.construct(stack)).toBeUndefined();
-      expect(other.construct(stack)).toBeDefined();
+      for (const other of kept) expect(other.construct(stack)).toBeDefined();
       // The shared resources: lifecycle bus, on-call topic, lock table (the notifier: below).
       template.resourceCountIs('AWS::Events::EventBus', 1);
       template.resourceCountIs('AWS::SNS::Topic', 1);
@@ -201,30 +227,40 @@ describe('a stack whose configuration leaves a runbook out', () => {
       const stateMachines = Object.values(template.findResources('AWS::StepFunctions::StateMachine')).map(
         (machine) => machine.Properties.StateMachineName as string,
       );
-      expect(stateMachines).toEqual([other.stateMachine]);
+      expect(stateMachines.sort()).toEqual(kept.map((other) => other.stateMachine).sort());
       const services = Object.values(template.findResources('AWS::Lambda::Function')).map(
         (fn) => fn.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME as string,
       );
       expect(services.sort()).toEqual(
-        [notifySlackFunction, ...other.functions].map((entry) => entry.serviceName).sort(),
+        [notifySlackFunction, ...kept.flatMap((other) => other.functions)]
+          .map((entry) => entry.serviceName)
+          .sort(),
       );
       const outputs = Object.keys(template.toJSON().Outputs ?? {});
       expect(outputs).toEqual(expect.arrayContaining(['LifecycleEventBusName', 'OnCallTopicArn']));
-      expect(outputs).toEqual(expect.arrayContaining(other.outputs));
+      for (const other of kept) expect(outputs).toEqual(expect.arrayContaining(other.outputs));
       for (const output of left.outputs) expect(outputs).not.toContain(output);
+      // The reports bucket stays as long as a kept runbook writes reports.
+      expect(outputs.includes('ReportsBucketName')).toBe(kept.some((other) => other.writesReports));
     },
   );
 
   it('creates no reports bucket (nor its key or access-logs bucket) when no runbook writes reports', () => {
-    const { stack, template } = stackWithout('certificates');
+    const writers = sections.filter((section) => runbooks[section].writesReports);
+    const { stack, template } = stackWithout(...writers);
     template.resourceCountIs('AWS::S3::Bucket', 0);
+    expect(template.findOutputs('ReportsBucketName')).toEqual({});
     expect(Object.keys(template.findResources('AWS::KMS::Key')).sort()).toEqual(
       [
         stack.getLogicalId(stack.logs.key.node.defaultChild as CfnElement),
         stack.getLogicalId(present(stack.onCall.key, 'the on-call key').node.defaultChild as CfnElement),
       ].sort(),
     );
-    // The certificate check's stack has it: the bucket and its access-logs bucket.
-    stackWithout('rollback').template.resourceCountIs('AWS::S3::Bucket', 2);
+    // Each of those runbooks alone has it: the bucket and its access-logs bucket, and the output.
+    for (const writer of writers) {
+      const alone = stackWithout(...writers.filter((other) => other !== writer)).template;
+      alone.resourceCountIs('AWS::S3::Bucket', 2);
+      expect(Object.keys(alone.findOutputs('ReportsBucketName'))).toEqual(['ReportsBucketName']);
+    }
   });
 });

@@ -8,6 +8,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parse } from 'yaml';
 import { certificateFunctions } from '../../lambdas/certificates/functions';
+import { rightsizingFunctions } from '../../lambdas/rightsizing/functions';
 import { notifySlackFunction } from '../../lambdas/notify/functions';
 import { rollbackFunctions } from '../../lambdas/rollback/functions';
 import type { RunbookFunctionEntry } from '../../lambdas/shared/function-table';
@@ -32,17 +33,18 @@ export interface Synthesized {
 }
 
 /**
- * Every Lambda a stack with both runbook sections deploys (the example configuration does): the Slack
- * notifier and the entries of each runbook's function table.
+ * Every Lambda the example configuration's stack deploys (its rollback, certificates and rightsizing
+ * sections): the Slack notifier and the entries of each runbook's function table.
  */
 export const functionEntries: readonly RunbookFunctionEntry[] = [
   notifySlackFunction,
   ...Object.values(rollbackFunctions),
   ...Object.values(certificateFunctions),
+  ...Object.values(rightsizingFunctions),
 ];
 
-/** The state machines of a stack with both runbook sections: the rollback and the certificate check. */
-export const STATE_MACHINE_COUNT = 2;
+/** The state machines of the example configuration's stack: the rollback, the certificate check, the right-sizing report. */
+export const STATE_MACHINE_COUNT = 3;
 
 const examplePath = new URL('../../lib/config/example.yaml', import.meta.url);
 const vpcExamplePath = new URL('../../lib/config/example-vpc.yaml', import.meta.url);

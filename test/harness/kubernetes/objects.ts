@@ -138,3 +138,100 @@ export interface SimCertificate {
     conditions?: SimCertificateCondition[];
   };
 }
+
+/** A container's compute resources as the API server returns them: quantities as strings (`250m`, `512Mi`). */
+export interface SimResourceRequirements {
+  requests?: { cpu?: string; memory?: string };
+  limits?: { cpu?: string; memory?: string };
+}
+
+interface SimWorkloadSpec {
+  replicas?: number;
+  selector: SimLabelSelector;
+  template: SimPodTemplate;
+  revisionHistoryLimit: number;
+}
+
+/** An apps/v1 StatefulSet as its controller leaves it once every replica is ready; only ever read. */
+export interface SimStatefulSet {
+  apiVersion: 'apps/v1';
+  kind: 'StatefulSet';
+  metadata: SimObjectMeta;
+  spec: SimWorkloadSpec & {
+    replicas: number;
+    serviceName: string;
+    podManagementPolicy: 'OrderedReady' | 'Parallel';
+    updateStrategy: { type: 'RollingUpdate'; rollingUpdate: { partition: number } };
+    persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain'; whenScaled: 'Retain' };
+  };
+  status: {
+    observedGeneration: number;
+    replicas: number;
+    readyReplicas: number;
+    currentReplicas: number;
+    updatedReplicas: number;
+    availableReplicas: number;
+    currentRevision: string;
+    updateRevision: string;
+    collisionCount: number;
+  };
+}
+
+/** An apps/v1 DaemonSet as its controller leaves it with a pod on each of its nodes; only ever read. */
+export interface SimDaemonSet {
+  apiVersion: 'apps/v1';
+  kind: 'DaemonSet';
+  metadata: SimObjectMeta;
+  spec: SimWorkloadSpec & {
+    updateStrategy: {
+      type: 'RollingUpdate';
+      rollingUpdate: { maxUnavailable: number | string; maxSurge: number };
+    };
+  };
+  status: {
+    currentNumberScheduled: number;
+    numberMisscheduled: number;
+    desiredNumberScheduled: number;
+    numberReady: number;
+    observedGeneration: number;
+    updatedNumberScheduled: number;
+    numberAvailable: number;
+  };
+}
+
+/** One of an autoscaling/v2 HPA's metrics, as `kubectl autoscale` or a manifest writes it. */
+export interface SimHpaMetric {
+  type: 'Resource';
+  resource: {
+    name: 'cpu' | 'memory';
+    target:
+      { type: 'Utilization'; averageUtilization: number } | { type: 'AverageValue'; averageValue: string };
+  };
+}
+
+/** An autoscaling/v2 HorizontalPodAutoscaler, spec as applied and status as the controller writes it. */
+export interface SimHorizontalPodAutoscaler {
+  apiVersion: 'autoscaling/v2';
+  kind: 'HorizontalPodAutoscaler';
+  metadata: SimObjectMeta;
+  spec: {
+    scaleTargetRef: { apiVersion: string; kind: string; name: string };
+    /** Absent means 1, as the API server defaults it. */
+    minReplicas: number;
+    maxReplicas: number;
+    metrics?: SimHpaMetric[];
+  };
+  status: {
+    currentReplicas: number;
+    desiredReplicas: number;
+    lastScaleTime?: string;
+    currentMetrics?: unknown[];
+    conditions: Array<{
+      type: string;
+      status: 'True' | 'False';
+      reason: string;
+      message: string;
+      lastTransitionTime: string;
+    }>;
+  };
+}

@@ -21,9 +21,14 @@ import {
   REVISION_ANNOTATION,
   type SimCertificate,
   type SimCertificateCondition,
+  type SimDaemonSet,
   type SimDeployment,
+  type SimHorizontalPodAutoscaler,
+  type SimHpaMetric,
   type SimLabelSelector,
   type SimReplicaSet,
+  type SimResourceRequirements,
+  type SimStatefulSet,
 } from './objects';
 import {
   ExpiredContinueToken,
@@ -31,12 +36,22 @@ import {
   objectKey,
   ObjectStore,
   ResourceVersionClock,
+  type StoredObject,
 } from './store';
 import { timelineNow } from '../virtual-clock';
 
 export type { RolloutBehaviour } from './deployment-controller';
 export type { Fault } from './faults';
-export type { SimCertificate, SimDeployment, SimLabelSelector, SimReplicaSet } from './objects';
+export type {
+  SimCertificate,
+  SimDaemonSet,
+  SimDeployment,
+  SimHorizontalPodAutoscaler,
+  SimLabelSelector,
+  SimReplicaSet,
+  SimResourceRequirements,
+  SimStatefulSet,
+} from './objects';
 
 export interface SimulatedKubernetesApiOptions {
   clusterName: string;
@@ -49,7 +64,50 @@ export interface SimulatedKubernetesApiOptions {
   username?: string;
 }
 
-export type RevisionSpec = { image: string } | { images: string[] };
+/** A container of a pod template, with its compute resources (none when omitted, as a manifest without any). */
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  resources?: SimResourceRequirements;
+}
+
+/** A revision's containers: images alone (named `app`, `sidecar-1`…, no resources), or containers in full. */
+export type RevisionSpec = { image: string } | { images: string[] } | { containers: ContainerSpec[] };
+
+export interface AddStatefulSetOptions {
+  namespace: string;
+  name: string;
+  containers: ContainerSpec[];
+  /** @default 1 */
+  replicas?: number;
+  /** Pod labels, matched by the selector. Default `{ app: <name> }`. */
+  labels?: Record<string, string>;
+}
+
+export interface AddDaemonSetOptions {
+  namespace: string;
+  name: string;
+  containers: ContainerSpec[];
+  /** The nodes it runs a pod on (`desiredNumberScheduled`). @default 3 */
+  nodes?: number;
+  labels?: Record<string, string>;
+}
+
+export interface AddHorizontalPodAutoscalerOptions {
+  namespace: string;
+  name: string;
+  /** What it scales. */
+  target: { kind: 'Deployment' | 'StatefulSet'; name: string };
+  /** @default 1 (the API server's default) */
+  minReplicas?: number;
+  maxReplicas: number;
+  /** Average CPU utilisation of the requests it aims at; omitted with `metrics` omitted: 80, as `kubectl autoscale`. */
+  cpuUtilization?: number;
+  /** Its metrics in full, instead of `cpuUtilization`. */
+  metrics?: SimHpaMetric[];
+  /** The replicas it last set. @default minReplicas */
+  currentReplicas?: number;
+}
 
 export interface AddDeploymentOptions {
   namespace: string;
@@ -64,8 +122,12 @@ export interface AddDeploymentOptions {
   selector?: SimLabelSelector;
 }
 
-/** The resource types the server serves: apps/v1 always, cert-manager.io/v1 while cert-manager is installed. */
-export type SimResource = 'deployments' | 'replicasets' | 'certificates';
+/**
+ * The resource types the server serves: apps/v1 and autoscaling/v2 always, cert-manager.io/v1 while
+ * cert-manager is installed.
+ */
+export type SimResource =
+  'deployments' | 'replicasets' | 'statefulsets' | 'daemonsets' | 'horizontalpodautoscalers' | 'certificates';
 
 /**
  * What the role's access does not allow: these verbs (any when omitted) on these resources (any when omitted) in
@@ -140,6 +202,12 @@ export interface SimulatedKubernetesApi {
   onRequest(listener: (request: { method: string; path: string; at: number }) => void): () => void;
 
   addDeployment(options: AddDeploymentOptions): SimDeployment;
+  /** A StatefulSet with every replica ready; the API serves it read-only (get, list). */
+  addStatefulSet(options: AddStatefulSetOptions): SimStatefulSet;
+  /** A DaemonSet with a ready pod on each of its nodes; read-only. */
+  addDaemonSet(options: AddDaemonSetOptions): SimDaemonSet;
+  /** An autoscaling/v2 HorizontalPodAutoscaler; read-only. */
+  addHorizontalPodAutoscaler(options: AddHorizontalPodAutoscalerOptions): SimHorizontalPodAutoscaler;
   /**
    * A `kubectl apply` of a new image: the template changes and a rollout starts, paced by `rollout` if given
    * (this rollout only), else by the Deployment's behaviour.
@@ -347,14 +415,18 @@ function problemOf(error: unknown): HttpProblem | undefined {
   return undefined;
 }
 
-const GROUP_OF: Record<SimResource, string> = {
-  deployments: 'apps',
-  replicasets: 'apps',
-  certificates: 'cert-manager.io',
+/** The API group and version each resource is served at (autoscaling/v1 HPAs are not served). */
+const API_OF: Record<SimResource, { group: string; version: string }> = {
+  deployments: { group: 'apps', version: 'v1' },
+  replicasets: { group: 'apps', version: 'v1' },
+  statefulsets: { group: 'apps', version: 'v1' },
+  daemonsets: { group: 'apps', version: 'v1' },
+  horizontalpodautoscalers: { group: 'autoscaling', version: 'v2' },
+  certificates: { group: 'cert-manager.io', version: 'v1' },
 };
 
 function notFound(resource: SimResource, name: string): HttpProblem {
-  const group = GROUP_OF[resource];
+  const { group } = API_OF[resource];
   return new HttpProblem(404, `${resource}.${group} "${name}" not found`, { name, group, kind: resource });
 }
 
@@ -366,13 +438,15 @@ interface ResourceRequest {
   name?: string;
 }
 
-const RESOURCE_PATH = /^\/apis\/([^/]+)\/v1\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/;
+const RESOURCE_PATH = /^\/apis\/([^/]+)\/([^/]+)\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/;
 
 function resourceRequestOf(url: URL): ResourceRequest | undefined {
   const match = RESOURCE_PATH.exec(url.pathname);
   if (!match) return undefined;
-  const [, group, namespace = '', resource = '', name] = match;
-  if (!Object.hasOwn(GROUP_OF, resource) || GROUP_OF[resource as SimResource] !== group) return undefined;
+  const [, group, version, namespace = '', resource = '', name] = match;
+  if (!Object.hasOwn(API_OF, resource)) return undefined;
+  const api = API_OF[resource as SimResource];
+  if (api.group !== group || api.version !== version) return undefined;
   return {
     group,
     resource: resource as SimResource,
@@ -395,6 +469,19 @@ export async function startKubernetesApiServer(
   const deployments = new ObjectStore<SimDeployment>(clock);
   const replicaSets = new ObjectStore<SimReplicaSet>(clock);
   const certificates = new ObjectStore<SimCertificate>(clock);
+  const statefulSets = new ObjectStore<SimStatefulSet>(clock);
+  const daemonSets = new ObjectStore<SimDaemonSet>(clock);
+  const autoscalers = new ObjectStore<SimHorizontalPodAutoscaler>(clock);
+  /** The read-only kinds: each served by get and a paginated list, and nothing else. */
+  const readOnly = {
+    statefulsets: { store: statefulSets, kind: 'StatefulSetList', apiVersion: 'apps/v1' },
+    daemonsets: { store: daemonSets, kind: 'DaemonSetList', apiVersion: 'apps/v1' },
+    horizontalpodautoscalers: {
+      store: autoscalers,
+      kind: 'HorizontalPodAutoscalerList',
+      apiVersion: 'autoscaling/v2',
+    },
+  } as const;
   let certManagerInstalled = true;
   const controller = new DeploymentController({ deployments, replicaSets, clock, timestamp });
   const builds = new Map<string, number>();
@@ -446,6 +533,20 @@ export async function startKubernetesApiServer(
       spec: { replicas: next.spec.replicas, selector: next.spec.selector, template: next.spec.template },
     });
     return next;
+  }
+
+  /** The metadata of an object made by a helper: the API server fills in uid, generation and timestamps. */
+  function workloadMetadata(namespace: string, name: string, labels: Record<string, string> | undefined) {
+    return {
+      name,
+      namespace,
+      uid: randomUUID(),
+      resourceVersion: '',
+      generation: 1,
+      creationTimestamp: timestamp(),
+      ...(labels && { labels: { ...labels } }),
+      annotations: {},
+    };
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -500,6 +601,33 @@ export async function startKubernetesApiServer(
         if (!certificate) throw notFound('certificates', name);
         return { status: 200, body: certificate };
       }
+    }
+    if (resource === 'statefulsets' || resource === 'daemonsets' || resource === 'horizontalpodautoscalers') {
+      const { store, kind, apiVersion } = readOnly[resource];
+      if (method === 'GET' && name === undefined) {
+        return {
+          status: 200,
+          body: listPage<StoredObject & { metadata: { labels?: Record<string, string> } }>(
+            store,
+            kind,
+            apiVersion,
+            namespace,
+            url.searchParams,
+          ),
+        };
+      }
+      if (method === 'GET' && name !== undefined) {
+        const object = store.get(namespace, name);
+        if (!object) throw notFound(resource, name);
+        return { status: 200, body: object };
+      }
+    }
+    if (resource === 'deployments' && name === undefined && method === 'GET') {
+      // A list reads the store as it is: unlike a get, it does not move a paced rollout on.
+      return {
+        status: 200,
+        body: listPage(deployments, 'DeploymentList', 'apps/v1', namespace, url.searchParams),
+      };
     }
     if (resource === 'deployments' && name !== undefined) {
       if (method === 'GET') return { status: 200, body: getDeploymentForRead(namespace, name) };
@@ -583,7 +711,7 @@ export async function startKubernetesApiServer(
   }
 
   /** One page of a namespaced list, with `labelSelector`, `limit` and `continue` as the API server takes them. */
-  function listPage<T extends SimReplicaSet | SimCertificate>(
+  function listPage<T extends StoredObject & { metadata: { labels?: Record<string, string> } }>(
     store: ObjectStore<T>,
     kind: string,
     apiVersion: string,
@@ -755,6 +883,132 @@ export async function startKubernetesApiServer(
           spec: { ...structuredClone(deployment.spec), paused },
         });
       return structuredClone(requireDeployment(namespace, name));
+    },
+
+    addStatefulSet({ namespace, name, containers, replicas = 1, labels }) {
+      if (statefulSets.get(namespace, name)) {
+        throw new Error(`simulated API server: StatefulSet ${namespace}/${name} exists`);
+      }
+      const podLabels = labels ?? { app: name };
+      const revision = `${name}-${Math.abs(hashOf(JSON.stringify(containers)))
+        .toString(16)
+        .slice(0, 10)}`;
+      const statefulSet: SimStatefulSet = {
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        metadata: workloadMetadata(namespace, name, podLabels),
+        spec: {
+          replicas,
+          selector: { matchLabels: { ...podLabels } },
+          template: podTemplate(podLabels, containers) as SimStatefulSet['spec']['template'],
+          serviceName: name,
+          podManagementPolicy: 'OrderedReady',
+          updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } },
+          revisionHistoryLimit: DEFAULT_REVISION_HISTORY_LIMIT,
+          persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+        },
+        status: {
+          observedGeneration: 1,
+          replicas,
+          readyReplicas: replicas,
+          currentReplicas: replicas,
+          updatedReplicas: replicas,
+          availableReplicas: replicas,
+          currentRevision: revision,
+          updateRevision: revision,
+          collisionCount: 0,
+        },
+      };
+      statefulSets.put(statefulSet);
+      return structuredClone(statefulSet);
+    },
+
+    addDaemonSet({ namespace, name, containers, nodes = 3, labels }) {
+      if (daemonSets.get(namespace, name)) {
+        throw new Error(`simulated API server: DaemonSet ${namespace}/${name} exists`);
+      }
+      const podLabels = labels ?? { app: name };
+      const daemonSet: SimDaemonSet = {
+        apiVersion: 'apps/v1',
+        kind: 'DaemonSet',
+        metadata: workloadMetadata(namespace, name, podLabels),
+        spec: {
+          selector: { matchLabels: { ...podLabels } },
+          template: podTemplate(podLabels, containers) as SimDaemonSet['spec']['template'],
+          updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } },
+          revisionHistoryLimit: DEFAULT_REVISION_HISTORY_LIMIT,
+        },
+        status: {
+          currentNumberScheduled: nodes,
+          numberMisscheduled: 0,
+          desiredNumberScheduled: nodes,
+          numberReady: nodes,
+          observedGeneration: 1,
+          updatedNumberScheduled: nodes,
+          numberAvailable: nodes,
+        },
+      };
+      daemonSets.put(daemonSet);
+      return structuredClone(daemonSet);
+    },
+
+    addHorizontalPodAutoscaler({
+      namespace,
+      name,
+      target,
+      minReplicas = 1,
+      maxReplicas,
+      cpuUtilization,
+      metrics,
+      currentReplicas = minReplicas,
+    }) {
+      if (autoscalers.get(namespace, name)) {
+        throw new Error(`simulated API server: HorizontalPodAutoscaler ${namespace}/${name} exists`);
+      }
+      const autoscaler: SimHorizontalPodAutoscaler = {
+        apiVersion: 'autoscaling/v2',
+        kind: 'HorizontalPodAutoscaler',
+        metadata: workloadMetadata(namespace, name, undefined),
+        spec: {
+          scaleTargetRef: { apiVersion: 'apps/v1', kind: target.kind, name: target.name },
+          minReplicas,
+          maxReplicas,
+          metrics: structuredClone(
+            metrics ?? [
+              {
+                type: 'Resource',
+                resource: {
+                  name: 'cpu',
+                  target: { type: 'Utilization', averageUtilization: cpuUtilization ?? 80 },
+                },
+              },
+            ],
+          ),
+        },
+        status: {
+          currentReplicas,
+          desiredReplicas: currentReplicas,
+          conditions: [
+            {
+              type: 'AbleToScale',
+              status: 'True',
+              reason: 'ReadyForNewScale',
+              message: 'recommended size matches current size',
+              lastTransitionTime: timestamp(),
+            },
+            {
+              type: 'ScalingActive',
+              status: 'True',
+              reason: 'ValidMetricFound',
+              message:
+                'the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)',
+              lastTransitionTime: timestamp(),
+            },
+          ],
+        },
+      };
+      autoscalers.put(autoscaler);
+      return structuredClone(autoscaler);
     },
 
     deploy(namespace, name, revisionSpec, options = {}) {
@@ -952,6 +1206,9 @@ export async function startKubernetesApiServer(
       deployments.clear();
       replicaSets.clear();
       certificates.clear();
+      statefulSets.clear();
+      daemonSets.clear();
+      autoscalers.clear();
       certManagerInstalled = true;
       controller.reset();
       builds.clear();
@@ -980,18 +1237,52 @@ function defaultIssue(now: Date): NonNullable<AddCertificateOptions['issued']> {
   return { notBefore, notAfter: new Date(notBefore.getTime() + 90 * DAY_MS) };
 }
 
-function imagesOf(spec: RevisionSpec): string[] {
-  return 'image' in spec ? [spec.image] : spec.images;
+function containerSpecsOf(spec: RevisionSpec): ContainerSpec[] {
+  if ('containers' in spec) return spec.containers;
+  const images = 'image' in spec ? [spec.image] : spec.images;
+  return images.map((image, index) => ({ name: index === 0 ? 'app' : `sidecar-${index}`, image }));
 }
 
-function containersFor(spec: RevisionSpec) {
-  return imagesOf(spec).map((image, index) => ({
-    name: index === 0 ? 'app' : `sidecar-${index}`,
+function imagesOf(spec: RevisionSpec): string[] {
+  return containerSpecsOf(spec).map((container) => container.image);
+}
+
+/** Containers as the API server returns them: the given fields, and the ones it defaults. */
+function containersOf(specs: ContainerSpec[]) {
+  return specs.map(({ name, image, resources }, index) => ({
+    name,
     image,
     imagePullPolicy: 'IfNotPresent',
     ports: index === 0 ? [{ containerPort: 8080, protocol: 'TCP' }] : [],
-    resources: {},
+    resources: structuredClone(resources ?? {}),
     terminationMessagePath: '/dev/termination-log',
     terminationMessagePolicy: 'File',
   }));
+}
+
+function containersFor(spec: RevisionSpec) {
+  return containersOf(containerSpecsOf(spec));
+}
+
+/** A pod template as the API server returns one, with the pod fields it defaults. */
+function podTemplate(labels: Record<string, string>, containers: ContainerSpec[]) {
+  return {
+    metadata: { creationTimestamp: null, labels: { ...labels } },
+    spec: {
+      containers: containersOf(containers),
+      restartPolicy: 'Always',
+      terminationGracePeriodSeconds: 30,
+      dnsPolicy: 'ClusterFirst',
+      securityContext: {},
+      schedulerName: 'default-scheduler',
+    },
+  };
+}
+
+/** A 32-bit string hash (Java's), for the controller-revision suffix of a StatefulSet. */
+function hashOf(text: string): number {
+  let hash = 0;
+  for (let index = 0; index < text.length; index += 1)
+    hash = (Math.imul(hash, 31) + text.charCodeAt(index)) | 0;
+  return hash;
 }
