@@ -17,6 +17,7 @@ import { certificateCheckRuntime, endpointId, type CertificatesSection } from '.
 import type { EksCluster } from './config/shared';
 import type { EksRunbookAccess } from './eks-runbook-access';
 import { nagResource } from './nag-resource';
+import { XRAY_REASON } from './runbook-step-roles';
 import { RunbookFunction } from './runbook-function';
 import type { RunbookReportsBucket } from './runbook-reports-bucket';
 import type { RunbookSharedResources } from './runbook-shared-resources';
@@ -38,9 +39,6 @@ export interface CertificateCheckRunbookProps {
 
 /** The Kubernetes group the cert-manager collector's access entry puts its role in. */
 export const CERTIFICATE_READERS_GROUP = 'platform-runbooks:certificate-readers';
-
-const XRAY_REASON =
-  'xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing) define no resource types, so they cannot be scoped.';
 
 /**
  * "Check every certificate before it expires": a daily schedule (and, with `acmEvents`, ACM's expiry and

@@ -1,9 +1,9 @@
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, TimeZone } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Port, SecurityGroup } from 'aws-cdk-lib/aws-ec2';
-import { Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { type Policy, PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
 import { SubnetGroup } from 'aws-cdk-lib/aws-rds';
 import { ContextAttribute, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
@@ -21,7 +21,7 @@ import {
   RestoreTestTag,
   restoreTestRuntime,
 } from './config/restore-tests';
-import { nagResource } from './nag-resource';
+import { acknowledgeResource, stepPolicy, stepRole } from './runbook-step-roles';
 import { RunbookFunction } from './runbook-function';
 import type { RunbookReportsBucket } from './runbook-reports-bucket';
 import type { RunbookSharedResources } from './runbook-shared-resources';
@@ -58,9 +58,6 @@ export const RESTORED_IDENTIFIER_PREFIX = 'restore-test-';
 
 /** Where the Node.js Lambda runtime keeps its CA bundle, which includes the Amazon RDS CAs (reference.md). */
 export const LAMBDA_CA_BUNDLE_PATH = '/var/runtime/ca-cert.pem';
-
-const XRAY_REASON =
-  'xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing) define no resource types, so they cannot be scoped.';
 
 const RESTORE_INSTANCE_ACTIONS = [
   'rds:RestoreDBInstanceFromDBSnapshot',
@@ -203,25 +200,11 @@ export class RestoreTestRunbook extends Construct {
     // overwritten versions 30 days); the next run compares its row counts with it.
     const bucketEnvironment = { REPORT_BUCKET: this.reports.bucket.bucketName };
     const environmentName = { ENVIRONMENT_NAME: environment };
-    const lambdaRole = (roleId: string, description: string): Role => {
-      const role = new Role(this, roleId, {
-        assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-        description: `${description} (${environment})`,
-      });
-      Validations.of(role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: XRAY_REASON });
-      return role;
-    };
-    const policy = (policyId: string, role: Role, statements: PolicyStatement[]): Policy => {
-      const created = new Policy(this, policyId, { statements });
-      created.attachToRole(role);
-      return created;
-    };
-    const acknowledge = (policyOrRole: Construct, resource: string, reason: string): void => {
-      Validations.of(policyOrRole).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::${nagResource(policyOrRole, resource)}]`,
-        reason,
-      });
-    };
+    const lambdaRole = (roleId: string, description: string): Role =>
+      stepRole(this, roleId, description, environment);
+    const policy = (policyId: string, role: Role, statements: PolicyStatement[]): Policy =>
+      stepPolicy(this, policyId, role, statements);
+    const acknowledge = acknowledgeResource;
     const restoredReason =
       'Only the temporary instances and clusters: they are named per run (restore-test-<source>-<hash of the database and its scheduled time>, lambdas/restore-test/naming.ts), so only their prefix is known here.';
     const snapshotsReason =

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { ArnFormat, Duration, Stack, TimeZone, Validations } from 'aws-cdk-lib';
-import { Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { type Policy, PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
 import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
 import { rightsizingFunctions } from '../lambdas/rightsizing/functions';
@@ -8,7 +8,7 @@ import { REPORTS_PREFIX, RUNS_PREFIX } from '../lambdas/rightsizing/parts';
 import { type RightsizingSection, rightsizingRuntime } from './config/rightsizing';
 import type { EksCluster } from './config/shared';
 import type { EksRunbookAccess } from './eks-runbook-access';
-import { nagResource } from './nag-resource';
+import { acknowledgeResource, stepPolicy, stepRole } from './runbook-step-roles';
 import { RunbookFunction } from './runbook-function';
 import type { RunbookReportsBucket } from './runbook-reports-bucket';
 import type { RunbookSharedResources } from './runbook-shared-resources';
@@ -51,9 +51,6 @@ const EC2_READS = [
   'autoscaling:DescribeAutoScalingGroups',
   'autoscaling:DescribeAutoScalingInstances',
 ] as const;
-
-const XRAY_REASON =
-  'xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing) define no resource types, so they cannot be scoped.';
 
 /**
  * "What could each workload, node and database be sized to, and what would it save": a weekly schedule
@@ -106,25 +103,11 @@ export class RightsizingReportRunbook extends Construct {
       REPORT_BUCKET: this.reports.bucket.bucketName,
       ENVIRONMENT_NAME: environment,
     };
-    const lambdaRole = (roleId: string, description: string): Role => {
-      const role = new Role(this, roleId, {
-        assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-        description: `${description} (${environment})`,
-      });
-      Validations.of(role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: XRAY_REASON });
-      return role;
-    };
-    const policy = (policyId: string, role: Role, statements: PolicyStatement[]): Policy => {
-      const created = new Policy(this, policyId, { statements });
-      created.attachToRole(role);
-      return created;
-    };
-    const acknowledge = (policyOrRole: Construct, resource: string, reason: string): void => {
-      Validations.of(policyOrRole).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::${nagResource(policyOrRole, resource)}]`,
-        reason,
-      });
-    };
+    const lambdaRole = (roleId: string, description: string): Role =>
+      stepRole(this, roleId, description, environment);
+    const policy = (policyId: string, role: Role, statements: PolicyStatement[]): Policy =>
+      stepPolicy(this, policyId, role, statements);
+    const acknowledge = acknowledgeResource;
     const acknowledgePrefix = (policyOrRole: Construct, prefix: string): void =>
       acknowledge(
         policyOrRole,
