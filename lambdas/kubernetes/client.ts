@@ -18,11 +18,15 @@ import {
   certificateListSchema,
   deploymentSchema,
   horizontalPodAutoscalerListSchema,
+  httpRouteSchema,
+  ingressSchema,
   replicaSetListSchema,
   workloadListSchema,
   type Certificate,
   type Deployment,
   type HorizontalPodAutoscaler,
+  type HttpRoute,
+  type Ingress,
   type JsonPatchOperation,
   type ReplicaSet,
   type Workload,
@@ -50,8 +54,25 @@ export interface KubernetesClient {
   getDeployment(namespace: string, name: string): Promise<Deployment>;
   /** Every ReplicaSet matching the selector, following `continue` pages. */
   listReplicaSets(namespace: string, labelSelector: string): Promise<ReplicaSet[]>;
-  /** JSON Patch (RFC 6902); answers the patched Deployment. */
+  /**
+   * JSON Patch (RFC 6902); answers the patched Deployment. Also how the canary's replica ratio scales one: a `test`
+   * then a `replace` of `/spec/replicas`.
+   */
   patchDeployment(namespace: string, name: string, ops: JsonPatchOperation[]): Promise<Deployment>;
+  /** A networking.k8s.io/v1 Ingress (the ALB router's annotation lives on it). */
+  getIngress(namespace: string, name: string): Promise<Ingress>;
+  /**
+   * JSON Patch on the Ingress; answers the patched Ingress. A failed `test` op (the object was edited since it was
+   * read) is a KubernetesConflict.
+   */
+  patchIngress(namespace: string, name: string, ops: JsonPatchOperation[]): Promise<Ingress>;
+  /**
+   * A gateway.networking.k8s.io/v1 HTTPRoute, status included. A cluster that does not serve the resource (the
+   * Gateway API CRDs not installed, or without v1) is a KubernetesNotFound that says so.
+   */
+  getHttpRoute(namespace: string, name: string): Promise<HttpRoute>;
+  /** JSON Patch on the HTTPRoute's spec; answers the patched route. A failed `test` op is a KubernetesConflict. */
+  patchHttpRoute(namespace: string, name: string, ops: JsonPatchOperation[]): Promise<HttpRoute>;
   /**
    * Every cert-manager Certificate (cert-manager.io/v1) in the namespace, following `continue` pages. A cluster
    * that does not serve the resource (cert-manager not installed) is a KubernetesNotFound that says so.
@@ -102,6 +123,9 @@ const WRONG_HOST_CODE = 'ERR_TLS_CERT_ALTNAME_INVALID';
 /** A Status message is quoted in errors that reach Slack and SNS; a validation failure can run to kilobytes. */
 const MAX_STATUS_MESSAGE = 500;
 
+/** The messages of json-patch for a failed `test` op, old and new releases (see statusError). */
+const TEST_OP_FAILED = /testing value|test operation does not apply|error in test for path/i;
+
 const statusSchema = z.object({ message: z.optional(z.string()), reason: z.optional(z.string()) });
 
 /** Resets of a reused keep-alive socket: the server had closed it while it sat idle in the pool. */
@@ -128,7 +152,14 @@ interface Answer {
 /** A request as RBAC sees it: the verb, the resource and the namespace a 403 is about. */
 interface ApiRequest {
   verb: 'get' | 'list' | 'patch';
-  resource: 'deployments' | 'replicasets' | 'certificates' | WorkloadResource | 'horizontalpodautoscalers';
+  resource:
+    | 'deployments'
+    | 'replicasets'
+    | 'certificates'
+    | WorkloadResource
+    | 'horizontalpodautoscalers'
+    | 'ingresses'
+    | 'httproutes';
   namespace: string;
   path: string;
 }
@@ -141,6 +172,8 @@ const RESOURCE_NAMES: Record<ApiRequest['resource'], string> = {
   statefulsets: 'statefulsets',
   daemonsets: 'daemonsets',
   horizontalpodautoscalers: 'horizontalpodautoscalers.autoscaling',
+  ingresses: 'ingresses.networking.k8s.io',
+  httproutes: 'httproutes.gateway.networking.k8s.io',
 };
 
 /** Where a request went, for the messages of the errors that send someone to the cluster's settings. */
@@ -238,6 +271,10 @@ export function createKubernetesClient(options: KubernetesClientOptions): Kubern
 
   const deploymentPath = (namespace: string, name: string) =>
     `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/deployments/${encodeURIComponent(name)}`;
+  const ingressPath = (namespace: string, name: string) =>
+    `/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/ingresses/${encodeURIComponent(name)}`;
+  const httpRoutePath = (namespace: string, name: string) =>
+    `/apis/gateway.networking.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/httproutes/${encodeURIComponent(name)}`;
 
   /** Every item of a paginated list, page by page: `page(continueToken)` fetches and parses one. */
   async function listAll<T>(
@@ -328,6 +365,44 @@ export function createKubernetesClient(options: KubernetesClientOptions): Kubern
       );
       return parseOrThrow(deploymentSchema, answer, `PATCH ${path} answer`, KubernetesInvalidResponse);
     },
+
+    async getIngress(namespace, name) {
+      const path = ingressPath(namespace, name);
+      return parseOrThrow(
+        ingressSchema,
+        await call({ verb: 'get', resource: 'ingresses', namespace, path }),
+        `GET ${path} answer`,
+        KubernetesInvalidResponse,
+      );
+    },
+
+    async patchIngress(namespace, name, ops) {
+      const path = ingressPath(namespace, name);
+      const answer = await call(
+        { verb: 'patch', resource: 'ingresses', namespace, path },
+        JSON.stringify(ops),
+      );
+      return parseOrThrow(ingressSchema, answer, `PATCH ${path} answer`, KubernetesInvalidResponse);
+    },
+
+    async getHttpRoute(namespace, name) {
+      const path = httpRoutePath(namespace, name);
+      return parseOrThrow(
+        httpRouteSchema,
+        await call({ verb: 'get', resource: 'httproutes', namespace, path }),
+        `GET ${path} answer`,
+        KubernetesInvalidResponse,
+      );
+    },
+
+    async patchHttpRoute(namespace, name, ops) {
+      const path = httpRoutePath(namespace, name);
+      const answer = await call(
+        { verb: 'patch', resource: 'httproutes', namespace, path },
+        JSON.stringify(ops),
+      );
+      return parseOrThrow(httpRouteSchema, answer, `PATCH ${path} answer`, KubernetesInvalidResponse);
+    },
   };
 }
 
@@ -386,10 +461,20 @@ function statusError(
         'certificates.certManagerClusters.',
     );
   }
+  if (status === 404 && request.resource === 'httproutes' && !isStatusObject(answer)) {
+    // A missing route is a Status naming it; a type the server does not serve is its fallback's plain text.
+    return new KubernetesNotFound(
+      `${text}: ${where} does not serve the Gateway API HTTPRoute resource (httproutes.gateway.networking.k8s.io, ` +
+        'version v1): the Gateway API CRDs are not installed there, or their release does not serve v1 (1.0 and ' +
+        `later do). Check with kubectl get crd httproutes.gateway.networking.k8s.io against ${where}.`,
+    );
+  }
   if (status === 404) return new KubernetesNotFound(text);
   if (status === 409) return new KubernetesConflict(text);
-  // A failed JSON Patch `test` op; json-patch wrote "Testing value", newer releases "testing value".
-  if (status === 422 && /testing value/i.test(message)) return new KubernetesConflict(text);
+  // A failed JSON Patch `test` op: the object changed between our read and our write. json-patch wrote "Testing
+  // value … failed", newer releases "testing value … failed"; a `test` whose path no longer exists (an annotation
+  // removed, a backendRef dropped) is "test operation does not apply: is missing path" or "error in test for path".
+  if (status === 422 && TEST_OP_FAILED.test(message)) return new KubernetesConflict(text);
   if (status === 401) {
     return new KubernetesUnauthorized(
       `${text}${renewed ? ', again with a newly signed token' : ''}: ${where} does not authenticate this Lambda's ` +
@@ -416,10 +501,24 @@ function statusError(
           `that namespace (kubectl create rolebinding <name> -n ${namespace} --clusterrole=view --group=<group>).`,
       );
     }
+    if (resource === 'httproutes') {
+      // Gateway API is a CRD group: no EKS access policy names it, and its CRDs extend no built-in ClusterRole.
+      const verbs = verb === 'patch' ? 'get,patch' : 'get';
+      return new KubernetesForbidden(
+        `${text}. ${role} lacks Kubernetes RBAC that allows ${lacks}: EKS access policies, AmazonEKSEditPolicy ` +
+          "included, grant nothing in the Gateway API group. Give the role's access entry a Kubernetes group " +
+          `(aws eks update-access-entry --cluster-name ${cluster} --principal-arn <role ARN> --kubernetes-groups ` +
+          `<group>), and in that namespace a Role that allows it, bound to the group (kubectl create role <name> ` +
+          `-n ${namespace} --verb=${verbs} --resource=httproutes.gateway.networking.k8s.io, then kubectl create ` +
+          `rolebinding <name> -n ${namespace} --role=<name> --group=<group>).`,
+      );
+    }
     const policy =
-      verb === 'patch'
-        ? 'AmazonEKSEditPolicy (the undo patches the Deployment)'
-        : 'AmazonEKSViewPolicy to read (AmazonEKSEditPolicy, which the undo needs, includes it)';
+      verb !== 'patch'
+        ? 'AmazonEKSViewPolicy to read (AmazonEKSEditPolicy, which the undo needs, includes it)'
+        : resource === 'ingresses'
+          ? 'AmazonEKSEditPolicy (the canary patches the Ingress)'
+          : 'AmazonEKSEditPolicy (the undo patches the Deployment)';
     return new KubernetesForbidden(
       `${text}. ${role} lacks an EKS access entry or access policy that allows ${lacks}: its access entry ` +
         `needs ${policy}, associated with a namespace scope that includes ${namespace} (aws eks ` +
@@ -429,6 +528,15 @@ function statusError(
   // 429: API Priority and Fairness shedding load; like a 5xx, worth a retry later, not a failure of the request.
   if (status >= 500 || status === 429) return new KubernetesUnavailable(text);
   return new KubernetesApiError(text, status);
+}
+
+/** Whether the body is a Status object, as the API server answers its errors (a fallback 404 is plain text). */
+function isStatusObject(answer: Answer): boolean {
+  try {
+    return z.safeParse(z.object({ kind: z.literal('Status') }), JSON.parse(answer.body)).success;
+  } catch {
+    return false;
+  }
 }
 
 /** The Status object's message, if the body is one (a load balancer may answer HTML instead), bounded. */

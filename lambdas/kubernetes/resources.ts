@@ -233,3 +233,89 @@ export const horizontalPodAutoscalerListSchema = z.object({
   metadata: z.object({ continue: z.optional(z.string()) }),
   items: z.array(horizontalPodAutoscalerSchema),
 });
+
+// The canary's traffic objects. Loose where another controller owns fields we neither read nor write (the Ingress
+// spec, a route's filters and matches): they are patched by JSON Patch, never replaced, so nothing is lost, and a
+// caller that logs the object sees it whole.
+
+/** The metadata of an object the canary patches: its `test` ops guard on what was read, not on a resourceVersion. */
+const trafficObjectMetaSchema = z.looseObject({
+  name: z.string(),
+  namespace: z.string(),
+  uid: z.string(),
+  resourceVersion: z.string(),
+  generation: z.optional(z.int()),
+  labels: optionalMap,
+  annotations: optionalMap,
+});
+
+/** networking.k8s.io/v1 Ingress: the ALB router reads and patches its `alb.ingress.kubernetes.io/actions.*` annotation. */
+export const ingressSchema = z.looseObject({
+  metadata: trafficObjectMetaSchema,
+  spec: z.optional(z.looseObject({ ingressClassName: z.optional(z.string()) })),
+});
+export type Ingress = z.output<typeof ingressSchema>;
+
+const gatewayParentRefSchema = z.looseObject({
+  group: z.optional(z.string()),
+  kind: z.optional(z.string()),
+  name: z.string(),
+  namespace: z.optional(z.string()),
+  sectionName: z.optional(z.string()),
+  port: z.optional(z.int()),
+});
+
+/** A metav1.Condition, as Gateway API controllers write them on a route's parents. */
+const gatewayConditionSchema = z.looseObject({
+  type: z.string(),
+  status: z.string(),
+  reason: z.optional(z.string()),
+  message: z.optional(z.string()),
+  observedGeneration: z.optional(z.int()),
+  lastTransitionTime: z.optional(z.string()),
+});
+
+/**
+ * gateway.networking.k8s.io/v1 HTTPRoute: the Gateway API router patches `spec.rules[].backendRefs[].weight` and
+ * reads acceptance from `status.parents[].conditions` against `metadata.generation`.
+ */
+export const httpRouteSchema = z.looseObject({
+  metadata: trafficObjectMetaSchema,
+  spec: z.looseObject({
+    parentRefs: z.optional(z.array(gatewayParentRefSchema)),
+    hostnames: z.optional(z.array(z.string())),
+    rules: z.optional(
+      z.array(
+        z.looseObject({
+          backendRefs: z.optional(
+            z.array(
+              z.looseObject({
+                group: z.optional(z.string()),
+                kind: z.optional(z.string()),
+                name: z.string(),
+                namespace: z.optional(z.string()),
+                port: z.optional(z.int()),
+                weight: z.optional(z.int()),
+              }),
+            ),
+          ),
+        }),
+      ),
+    ),
+  }),
+  // Absent until a Gateway controller first reconciles the route.
+  status: z.optional(
+    z.looseObject({
+      parents: z.optional(
+        z.array(
+          z.looseObject({
+            parentRef: gatewayParentRefSchema,
+            controllerName: z.optional(z.string()),
+            conditions: z.optional(z.array(gatewayConditionSchema)),
+          }),
+        ),
+      ),
+    }),
+  ),
+});
+export type HttpRoute = z.output<typeof httpRouteSchema>;

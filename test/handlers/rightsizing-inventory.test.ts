@@ -26,6 +26,10 @@ function fakeClient(namespaces: Record<string, Namespace>): KubernetesClient {
     listReplicaSets: unused,
     patchDeployment: unused,
     listCertificates: unused,
+    getIngress: unused,
+    patchIngress: unused,
+    getHttpRoute: unused,
+    patchHttpRoute: unused,
     listWorkloads: (namespace: string, kind: WorkloadResource) => answer(namespaces[namespace]?.[kind]),
     listHorizontalPodAutoscalers: (namespace: string) => answer(namespaces[namespace]?.hpas),
   };

@@ -235,3 +235,113 @@ export interface SimHorizontalPodAutoscaler {
     }>;
   };
 }
+
+// networking.k8s.io/v1 Ingresses and gateway.networking.k8s.io/v1 HTTPRoutes, the canary's traffic objects: a
+// patched one is validated before it is persisted, as the API server (or the CRD's OpenAPI schema) validates it.
+
+const ingressBackendSchema = z.looseObject({
+  service: z
+    .object({
+      name: z.string().min(1),
+      port: z.union([z.object({ number: z.number().int().min(1) }), z.object({ name: z.string().min(1) })]),
+    })
+    .optional(),
+});
+
+export const ingressSchema = z.object({
+  apiVersion: z.literal('networking.k8s.io/v1'),
+  kind: z.literal('Ingress'),
+  metadata: metadataSchema,
+  spec: z.looseObject({
+    ingressClassName: z.string().optional(),
+    defaultBackend: ingressBackendSchema.optional(),
+    rules: z
+      .array(
+        z.looseObject({
+          host: z.string().optional(),
+          http: z.object({
+            paths: z.array(
+              z.object({
+                path: z.string(),
+                pathType: z.enum(['Exact', 'Prefix', 'ImplementationSpecific']),
+                backend: ingressBackendSchema,
+              }),
+            ),
+          }),
+        }),
+      )
+      .optional(),
+  }),
+  status: z.looseObject({}),
+});
+export type SimIngress = z.infer<typeof ingressSchema>;
+
+const parentRefSchema = z.object({
+  group: z.string().optional(),
+  kind: z.string().optional(),
+  name: z.string().min(1),
+  namespace: z.string().optional(),
+  sectionName: z.string().optional(),
+  port: z.number().int().optional(),
+});
+export type SimParentRef = z.infer<typeof parentRefSchema>;
+
+const httpBackendRefSchema = z.looseObject({
+  group: z.string().optional(),
+  kind: z.string().optional(),
+  name: z.string().min(1),
+  namespace: z.string().optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  // The CRD's bounds (gateway-api apis/v1 BackendRef.Weight).
+  weight: z.number().int().min(0).max(1_000_000).optional(),
+});
+export type SimBackendRef = z.infer<typeof httpBackendRefSchema>;
+
+export interface SimRouteCondition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  observedGeneration: number;
+  lastTransitionTime: string;
+}
+
+export const httpRouteSchema = z.object({
+  apiVersion: z.literal('gateway.networking.k8s.io/v1'),
+  kind: z.literal('HTTPRoute'),
+  metadata: metadataSchema,
+  spec: z.looseObject({
+    parentRefs: z.array(parentRefSchema).max(32).optional(),
+    hostnames: z.array(z.string()).optional(),
+    rules: z
+      .array(
+        z.looseObject({
+          matches: z.array(z.looseObject({})).optional(),
+          backendRefs: z.array(httpBackendRefSchema).max(16).optional(),
+        }),
+      )
+      .max(16)
+      .optional(),
+  }),
+  status: z
+    .object({
+      parents: z.array(
+        z.object({
+          parentRef: parentRefSchema,
+          controllerName: z.string(),
+          conditions: z.array(
+            z.object({
+              type: z.string(),
+              status: z.enum(['True', 'False', 'Unknown']),
+              reason: z.string(),
+              message: z.string(),
+              observedGeneration: z.number().int(),
+              lastTransitionTime: z.string(),
+            }),
+          ),
+        }),
+      ),
+    })
+    .optional(),
+});
+export type SimHttpRoute = z.infer<typeof httpRouteSchema>;

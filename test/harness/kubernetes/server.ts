@@ -1,13 +1,16 @@
 // A simulated EKS Kubernetes API server for tests, benchmarks and rehearsals: HTTPS on loopback with a CA of its
 // own, EKS token authentication, apps/v1 Deployments and ReplicaSets with resourceVersions, generations, JSON
 // Patch and paginated lists, a deployment controller that rolls out at a pace the test chooses, cert-manager
-// Certificates (read-only, served while cert-manager is installed), and injected faults. This module is the HTTP side and the test-facing helpers; each engine is a module of its own.
+// Certificates (read-only, served while cert-manager is installed), networking.k8s.io/v1 Ingresses and
+// gateway.networking.k8s.io/v1 HTTPRoutes (get and JSON Patch; routes served while the Gateway API CRDs are
+// installed, their status written by a simulated Gateway controller), and injected faults. This module is the HTTP side and the test-facing helpers; each engine is a module of its own.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generate } from 'selfsigned';
+import type { ZodType } from 'zod';
 import { canonicalJson } from './canonical-json';
 import { DeploymentController, revisionOf, type RolloutBehaviour } from './deployment-controller';
 import { verifyEksToken } from './eks-token';
@@ -16,6 +19,8 @@ import { applyJsonPatch, JsonPatchError, parseJsonPatch, toJson } from './json-p
 import { LabelSelectorSyntaxError, parseSelector, requirementsOf, selectorMatches } from './label-selector';
 import {
   deploymentSchema,
+  httpRouteSchema,
+  ingressSchema,
   kubernetesTimestamp,
   LAST_APPLIED_ANNOTATION,
   REVISION_ANNOTATION,
@@ -25,7 +30,12 @@ import {
   type SimDeployment,
   type SimHorizontalPodAutoscaler,
   type SimHpaMetric,
+  type SimBackendRef,
+  type SimHttpRoute,
+  type SimIngress,
   type SimLabelSelector,
+  type SimParentRef,
+  type SimRouteCondition,
   type SimReplicaSet,
   type SimResourceRequirements,
   type SimStatefulSet,
@@ -43,6 +53,10 @@ import { timelineNow } from '../virtual-clock';
 export type { RolloutBehaviour } from './deployment-controller';
 export type { Fault } from './faults';
 export type {
+  SimBackendRef,
+  SimHttpRoute,
+  SimIngress,
+  SimParentRef,
   SimCertificate,
   SimDaemonSet,
   SimDeployment,
@@ -127,7 +141,55 @@ export interface AddDeploymentOptions {
  * cert-manager is installed.
  */
 export type SimResource =
-  'deployments' | 'replicasets' | 'statefulsets' | 'daemonsets' | 'horizontalpodautoscalers' | 'certificates';
+  | 'deployments'
+  | 'replicasets'
+  | 'statefulsets'
+  | 'daemonsets'
+  | 'horizontalpodautoscalers'
+  | 'certificates'
+  | 'ingresses'
+  | 'httproutes';
+
+export interface AddIngressOptions {
+  namespace: string;
+  name: string;
+  /** Default none. */
+  annotations?: Record<string, string>;
+  /** Default `alb`. */
+  ingressClassName?: string;
+  /**
+   * The rules' backends, one path `/` each: `{ service, port }` where `port` is a number or a port name (the ALB
+   * router's rule names its action's service with port name `use-annotation`). Default none.
+   */
+  backends?: Array<{ service: string; port: number | string; path?: string }>;
+}
+
+export interface AddHttpRouteOptions {
+  namespace: string;
+  name: string;
+  /** Default one Gateway `eg` in the route's namespace. */
+  parentRefs?: SimParentRef[];
+  hostnames?: string[];
+  /** Each rule's backendRefs (one match on `/` each, which the router never reads). */
+  rules: Array<{ backendRefs: SimBackendRef[] }>;
+}
+
+/**
+ * What a simulated Gateway controller writes on every parent of a route: Accepted and ResolvedRefs True, or one of
+ * them False with the reason and message it gives (e.g. Accepted False NotAllowedByListeners, ResolvedRefs False
+ * BackendNotFound), describing the route's current generation unless `observedGeneration` says otherwise.
+ */
+export type RouteVerdict =
+  | { accepted: true; observedGeneration?: number; controllerName?: string }
+  | {
+      accepted: false;
+      /** The condition that is False. @default 'Accepted' */
+      condition?: 'Accepted' | 'ResolvedRefs';
+      reason: string;
+      message: string;
+      observedGeneration?: number;
+      controllerName?: string;
+    };
 
 /**
  * What the role's access does not allow: these verbs (any when omitted) on these resources (any when omitted) in
@@ -252,6 +314,29 @@ export interface SimulatedKubernetesApi {
    * as an API server answers for a type it does not serve, after RBAC has authorized the request.
    */
   setCertManagerInstalled(installed: boolean): void;
+  /** An Ingress as applied, with an address the load balancer controller wrote into its status. */
+  addIngress(options: AddIngressOptions): SimIngress;
+  getIngress(namespace: string, name: string): SimIngress | undefined;
+  /**
+   * A hand edit (`kubectl edit`): `edit` changes a copy, which is validated and stored with the next
+   * resourceVersion (and generation, when the spec changed). Its status is kept, as the main resource's writes do.
+   */
+  editIngress(namespace: string, name: string, edit: (ingress: SimIngress) => void): SimIngress;
+  /** An HTTPRoute as applied, with no status until `setHttpRouteStatus`; the Gateway API must be installed. */
+  addHttpRoute(options: AddHttpRouteOptions): SimHttpRoute;
+  getHttpRoute(namespace: string, name: string): SimHttpRoute | undefined;
+  /** A hand edit of the route, as `editIngress`. */
+  editHttpRoute(namespace: string, name: string, edit: (route: SimHttpRoute) => void): SimHttpRoute;
+  /**
+   * A Gateway controller reconciling the route: writes `status.parents` (one per parentRef) through the status
+   * subresource, which takes a resourceVersion but never a generation.
+   */
+  setHttpRouteStatus(namespace: string, name: string, verdict: RouteVerdict): SimHttpRoute;
+  /**
+   * Whether the Gateway API CRDs are installed (they are, until told otherwise). Uninstalling deletes every
+   * HTTPRoute; gateway.networking.k8s.io then answers `404 page not found` as text, after RBAC, as for cert-manager.
+   */
+  setGatewayApiInstalled(installed: boolean): void;
   /** Presents `certificate` from the next connection on; open idle connections are closed, so none keeps the old. */
   presentCertificate(certificate: PresentedCertificate): Promise<void>;
   /**
@@ -423,7 +508,12 @@ const API_OF: Record<SimResource, { group: string; version: string }> = {
   daemonsets: { group: 'apps', version: 'v1' },
   horizontalpodautoscalers: { group: 'autoscaling', version: 'v2' },
   certificates: { group: 'cert-manager.io', version: 'v1' },
+  ingresses: { group: 'networking.k8s.io', version: 'v1' },
+  httproutes: { group: 'gateway.networking.k8s.io', version: 'v1' },
 };
+
+/** The status subresource's writer's name, as Envoy Gateway's GatewayClass controller signs it. */
+const GATEWAY_CONTROLLER_NAME = 'gateway.envoyproxy.io/gatewayclass-controller';
 
 function notFound(resource: SimResource, name: string): HttpProblem {
   const { group } = API_OF[resource];
@@ -472,6 +562,9 @@ export async function startKubernetesApiServer(
   const statefulSets = new ObjectStore<SimStatefulSet>(clock);
   const daemonSets = new ObjectStore<SimDaemonSet>(clock);
   const autoscalers = new ObjectStore<SimHorizontalPodAutoscaler>(clock);
+  const ingresses = new ObjectStore<SimIngress>(clock);
+  const httpRoutes = new ObjectStore<SimHttpRoute>(clock);
+  let gatewayApiInstalled = true;
   /** The read-only kinds: each served by get and a paginated list, and nothing else. */
   const readOnly = {
     statefulsets: { store: statefulSets, kind: 'StatefulSetList', apiVersion: 'apps/v1' },
@@ -508,6 +601,17 @@ export async function startKubernetesApiServer(
     const stored = structuredClone(next);
     controller.written(next, current);
     return stored;
+  }
+
+  function requireObject<T extends StoredObject>(
+    store: ObjectStore<T>,
+    what: string,
+    namespace: string,
+    name: string,
+  ): T {
+    const object = store.get(namespace, name);
+    if (!object) throw new Error(`simulated API server: no ${what} ${namespace}/${name}`);
+    return object;
   }
 
   function requireDeployment(namespace: string, name: string): SimDeployment {
@@ -622,6 +726,34 @@ export async function startKubernetesApiServer(
         return { status: 200, body: object };
       }
     }
+    if (resource === 'httproutes' && !gatewayApiInstalled)
+      return { status: 404, body: '404 page not found\n', contentType: 'text/plain; charset=utf-8' };
+    if ((resource === 'ingresses' || resource === 'httproutes') && name !== undefined) {
+      const served =
+        resource === 'ingresses'
+          ? { store: ingresses, schema: ingressSchema, kind: 'Ingress.networking.k8s.io' }
+          : { store: httpRoutes, schema: httpRouteSchema, kind: 'HTTPRoute.gateway.networking.k8s.io' };
+      if (method === 'GET') {
+        const object = served.store.get(namespace, name);
+        if (!object) throw notFound(resource, name);
+        return { status: 200, body: object };
+      }
+      if (method === 'PATCH') {
+        return {
+          status: 200,
+          body: patchObject(
+            resource,
+            served.store as ObjectStore<SimIngress | SimHttpRoute>,
+            served.schema,
+            served.kind,
+            namespace,
+            name,
+            contentType,
+            body,
+          ),
+        };
+      }
+    }
     if (resource === 'deployments' && name === undefined && method === 'GET') {
       // A list reads the store as it is: unlike a get, it does not move a paced rollout on.
       return {
@@ -661,22 +793,10 @@ export async function startKubernetesApiServer(
     contentType: string | undefined,
     body: string,
   ): SimDeployment {
-    const mediaType = (contentType ?? '').split(';')[0]?.trim();
-    if (mediaType !== 'application/json-patch+json') {
-      throw new HttpProblem(
-        415,
-        `the body of the request was in an unknown format - accepted media types include: application/json-patch+json (simulated server), got ${mediaType || 'none'}`,
-      );
-    }
+    requireJsonPatchMediaType(contentType);
     const current = deployments.get(namespace, name);
     if (!current) throw notFound('deployments', name);
-    const operations = parseJsonPatch(body);
-    if (!operations) {
-      throw new HttpProblem(
-        400,
-        'the server rejected our request due to an error in our request: not a JSON Patch',
-      );
-    }
+    const operations = jsonPatchOf(body);
     const parsed = deploymentSchema.safeParse(applyJsonPatch(toJson(current), operations));
     const invalid = (what: string) => new HttpProblem(422, `Deployment.apps "${name}" is invalid: ${what}`);
     if (!parsed.success) {
@@ -708,6 +828,88 @@ export async function startKubernetesApiServer(
       );
     }
     return write(current, next);
+  }
+
+  /**
+   * A JSON Patch on an object with a status subresource (Ingress, HTTPRoute), as the registry applies it: a failed
+   * `test` op is 422 Invalid, the result is validated, identity is immutable, a resourceVersion in the result is a
+   * precondition, and status changes are dropped (they go through the status subresource).
+   */
+  function patchObject<T extends SimIngress | SimHttpRoute>(
+    resource: SimResource,
+    store: ObjectStore<T>,
+    schema: ZodType,
+    kind: string,
+    namespace: string,
+    name: string,
+    contentType: string | undefined,
+    body: string,
+  ): T {
+    requireJsonPatchMediaType(contentType);
+    const current = store.get(namespace, name);
+    if (!current) throw notFound(resource, name);
+    const operations = jsonPatchOf(body);
+    const parsed = schema.safeParse(applyJsonPatch(toJson(current), operations));
+    const invalid = (what: string) => new HttpProblem(422, `${kind} "${name}" is invalid: ${what}`);
+    if (!parsed.success) {
+      throw invalid(
+        parsed.error.issues
+          .map((issue) => `${issue.path.map(String).join('.')}: ${issue.message}`)
+          .join('; '),
+      );
+    }
+    const next = parsed.data as T;
+    if (
+      next.metadata.name !== name ||
+      next.metadata.namespace !== namespace ||
+      next.metadata.uid !== current.metadata.uid
+    ) {
+      throw invalid('metadata.name, metadata.namespace and metadata.uid are immutable');
+    }
+    if (next.metadata.resourceVersion !== current.metadata.resourceVersion) {
+      throw new HttpProblem(
+        409,
+        `Operation cannot be fulfilled on ${resource}.${API_OF[resource].group} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
+    }
+    return writeObject(store, current, next);
+  }
+
+  /**
+   * Persists a write of the main resource: status kept as stored, the next resourceVersion unless nothing changed,
+   * and the next generation when the spec changed (a CRD's rule, and the Ingress strategy's). Returns a copy.
+   */
+  function writeObject<T extends SimIngress | SimHttpRoute>(store: ObjectStore<T>, current: T, next: T): T {
+    next.metadata.generation = current.metadata.generation;
+    next.metadata.resourceVersion = current.metadata.resourceVersion;
+    if (current.status === undefined) Reflect.deleteProperty(next, 'status');
+    else next.status = structuredClone(current.status);
+    if (canonicalJson(next) === canonicalJson(current)) return structuredClone(current);
+    if (canonicalJson(next.spec) !== canonicalJson(current.spec)) next.metadata.generation += 1;
+    store.put(next);
+    return structuredClone(next);
+  }
+
+  /** A hand edit through a helper: validated as a PATCH would be, refused by throwing (a test's own mistake). */
+  function editObject<T extends SimIngress | SimHttpRoute>(
+    store: ObjectStore<T>,
+    schema: ZodType,
+    what: string,
+    namespace: string,
+    name: string,
+    edit: (object: T) => void,
+  ): T {
+    const current = store.get(namespace, name);
+    if (!current) throw new Error(`simulated API server: no ${what} ${namespace}/${name}`);
+    const draft = structuredClone(current);
+    edit(draft);
+    const parsed = schema.safeParse(draft);
+    if (!parsed.success) {
+      throw new Error(
+        `simulated API server: the edited ${what} ${namespace}/${name} is invalid: ${String(parsed.error)}`,
+      );
+    }
+    return writeObject(store, current, parsed.data as T);
   }
 
   /** One page of a namespaced list, with `labelSelector`, `limit` and `continue` as the API server takes them. */
@@ -1195,6 +1397,140 @@ export async function startKubernetesApiServer(
       certManagerInstalled = installed;
     },
 
+    addIngress({ namespace, name, annotations = {}, ingressClassName = 'alb', backends = [] }) {
+      if (ingresses.get(namespace, name)) {
+        throw new Error(`simulated API server: Ingress ${namespace}/${name} exists`);
+      }
+      const ingress: SimIngress = {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'Ingress',
+        metadata: { ...workloadMetadata(namespace, name, { app: name }), annotations: { ...annotations } },
+        spec: {
+          ingressClassName,
+          ...(backends.length > 0 && {
+            rules: [
+              {
+                http: {
+                  paths: backends.map(({ service, port, path = '/' }) => ({
+                    path,
+                    pathType: 'Prefix' as const,
+                    backend: {
+                      service: {
+                        name: service,
+                        port: typeof port === 'number' ? { number: port } : { name: port },
+                      },
+                    },
+                  })),
+                },
+              },
+            ],
+          }),
+        },
+        // What the AWS Load Balancer Controller writes once it has provisioned the load balancer.
+        status: {
+          loadBalancer: {
+            ingress: [{ hostname: `k8s-${namespace}-${name}-0123456789.${region}.elb.amazonaws.com` }],
+          },
+        },
+      };
+      ingresses.put(ingressSchema.parse(ingress) as SimIngress);
+      return structuredClone(requireObject(ingresses, 'Ingress', namespace, name));
+    },
+
+    getIngress(namespace, name) {
+      const ingress = ingresses.get(namespace, name);
+      return ingress && structuredClone(ingress);
+    },
+
+    editIngress(namespace, name, edit) {
+      return editObject(ingresses, ingressSchema, 'Ingress', namespace, name, edit);
+    },
+
+    addHttpRoute({ namespace, name, parentRefs = [{ name: 'eg' }], hostnames, rules }) {
+      if (!gatewayApiInstalled) {
+        throw new Error(
+          'simulated API server: the Gateway API CRDs are not installed, so no HTTPRoute can be created',
+        );
+      }
+      if (httpRoutes.get(namespace, name)) {
+        throw new Error(`simulated API server: HTTPRoute ${namespace}/${name} exists`);
+      }
+      const route: SimHttpRoute = {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'HTTPRoute',
+        metadata: workloadMetadata(namespace, name, { app: name }),
+        spec: {
+          parentRefs: structuredClone(parentRefs),
+          ...(hostnames && { hostnames: [...hostnames] }),
+          // As the CRD defaults them: a PathPrefix match on `/`.
+          rules: rules.map((rule) => ({
+            matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+            backendRefs: rule.backendRefs.map((ref) => ({
+              group: '',
+              kind: 'Service',
+              ...structuredClone(ref),
+            })),
+          })),
+        },
+      };
+      httpRoutes.put(httpRouteSchema.parse(route) as SimHttpRoute);
+      return structuredClone(requireObject(httpRoutes, 'HTTPRoute', namespace, name));
+    },
+
+    getHttpRoute(namespace, name) {
+      const route = httpRoutes.get(namespace, name);
+      return route && structuredClone(route);
+    },
+
+    editHttpRoute(namespace, name, edit) {
+      return editObject(httpRoutes, httpRouteSchema, 'HTTPRoute', namespace, name, edit);
+    },
+
+    setHttpRouteStatus(namespace, name, verdict) {
+      const route = requireObject(httpRoutes, 'HTTPRoute', namespace, name);
+      const observedGeneration = verdict.observedGeneration ?? route.metadata.generation;
+      const condition = (type: string, ok: boolean, reason: string, message: string): SimRouteCondition => ({
+        type,
+        status: ok ? 'True' : 'False',
+        reason,
+        message,
+        observedGeneration,
+        lastTransitionTime: timestamp(),
+      });
+      const failed = verdict.accepted ? undefined : (verdict.condition ?? 'Accepted');
+      const conditions = [
+        failed === 'Accepted' && !verdict.accepted
+          ? condition('Accepted', false, verdict.reason, verdict.message)
+          : condition('Accepted', true, 'Accepted', 'Route is accepted'),
+        failed === 'ResolvedRefs' && !verdict.accepted
+          ? condition('ResolvedRefs', false, verdict.reason, verdict.message)
+          : condition(
+              'ResolvedRefs',
+              true,
+              'ResolvedRefs',
+              'Resolved all the Object references for the Route',
+            ),
+      ];
+      route.status = {
+        parents: (route.spec.parentRefs ?? []).map((parentRef) => ({
+          parentRef: structuredClone(parentRef),
+          controllerName: verdict.controllerName ?? GATEWAY_CONTROLLER_NAME,
+          conditions: structuredClone(conditions),
+        })),
+      };
+      httpRoutes.touch(route);
+      return structuredClone(route);
+    },
+
+    setGatewayApiInstalled(installed) {
+      if (!installed) {
+        for (const route of httpRoutes.all())
+          httpRoutes.delete(route.metadata.namespace, route.metadata.name);
+        clock.tick();
+      }
+      gatewayApiInstalled = installed;
+    },
+
     async presentCertificate(certificate) {
       present(
         certificate,
@@ -1209,7 +1545,10 @@ export async function startKubernetesApiServer(
       statefulSets.clear();
       daemonSets.clear();
       autoscalers.clear();
+      ingresses.clear();
+      httpRoutes.clear();
       certManagerInstalled = true;
+      gatewayApiInstalled = true;
       controller.reset();
       builds.clear();
       faults.clear();
@@ -1230,6 +1569,28 @@ export async function startKubernetesApiServer(
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+
+/** Only JSON Patch is accepted (the client sends nothing else); 415 otherwise, as for an unknown patch type. */
+function requireJsonPatchMediaType(contentType: string | undefined): void {
+  const mediaType = (contentType ?? '').split(';')[0]?.trim();
+  if (mediaType !== 'application/json-patch+json') {
+    throw new HttpProblem(
+      415,
+      `the body of the request was in an unknown format - accepted media types include: application/json-patch+json (simulated server), got ${mediaType || 'none'}`,
+    );
+  }
+}
+
+function jsonPatchOf(body: string) {
+  const operations = parseJsonPatch(body);
+  if (!operations) {
+    throw new HttpProblem(
+      400,
+      'the server rejected our request due to an error in our request: not a JSON Patch',
+    );
+  }
+  return operations;
+}
 
 /** A 90-day certificate issued 30 days before `now`, cert-manager's and Let's Encrypt's usual lifetime. */
 function defaultIssue(now: Date): NonNullable<AddCertificateOptions['issued']> {
