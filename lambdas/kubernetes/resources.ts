@@ -256,6 +256,7 @@ export const ingressSchema = z.looseObject({
 });
 export type Ingress = z.output<typeof ingressSchema>;
 
+/** A route's parent: a Gateway (or one of its listeners) the route attaches to. */
 const gatewayParentRefSchema = z.looseObject({
   group: z.optional(z.string()),
   kind: z.optional(z.string()),
@@ -264,6 +265,19 @@ const gatewayParentRefSchema = z.looseObject({
   sectionName: z.optional(z.string()),
   port: z.optional(z.int()),
 });
+
+export type GatewayParentRef = z.output<typeof gatewayParentRefSchema>;
+
+/** One backend of a route rule: a Service (group and kind empty or Service), its port and weight. */
+const gatewayBackendRefSchema = z.looseObject({
+  group: z.optional(z.string()),
+  kind: z.optional(z.string()),
+  name: z.string(),
+  namespace: z.optional(z.string()),
+  port: z.optional(z.int()),
+  weight: z.optional(z.int()),
+});
+export type GatewayBackendRef = z.output<typeof gatewayBackendRefSchema>;
 
 /** A metav1.Condition, as Gateway API controllers write them on a route's parents. */
 const gatewayConditionSchema = z.looseObject({
@@ -287,18 +301,7 @@ export const httpRouteSchema = z.looseObject({
     rules: z.optional(
       z.array(
         z.looseObject({
-          backendRefs: z.optional(
-            z.array(
-              z.looseObject({
-                group: z.optional(z.string()),
-                kind: z.optional(z.string()),
-                name: z.string(),
-                namespace: z.optional(z.string()),
-                port: z.optional(z.int()),
-                weight: z.optional(z.int()),
-              }),
-            ),
-          ),
+          backendRefs: z.optional(z.array(gatewayBackendRefSchema)),
         }),
       ),
     ),

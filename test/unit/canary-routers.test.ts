@@ -9,14 +9,11 @@ import {
   unescapeJsonPointerToken,
   type AlbEvidence,
   type AlbRouterSettings,
-  type Ingress,
 } from '../../lambdas/canary/routers/alb';
 import {
   gatewayRouter,
-  httpRouteSchema,
   routeAcceptance,
   type GatewayRouterSettings,
-  type HttpRoute,
 } from '../../lambdas/canary/routers/gateway-api';
 import {
   replicaRatioRouter,
@@ -26,7 +23,13 @@ import {
 } from '../../lambdas/canary/routers/replica-ratio';
 import { checkApplied, checkDrift, RouterMismatch } from '../../lambdas/canary/routers/router';
 import { DEFAULT_STEP_WEIGHTS, InvalidStepPlan } from '../../lambdas/canary/weights';
-import type { Deployment, JsonPatchOperation } from '../../lambdas/kubernetes/resources';
+import {
+  httpRouteSchema,
+  type Deployment,
+  type HttpRoute,
+  type Ingress,
+  type JsonPatchOperation,
+} from '../../lambdas/kubernetes/resources';
 import { applyJsonPatch, toJson } from '../harness/kubernetes/json-patch';
 
 /** Applies RFC 6902 ops to a copy, as the API server would (the simulated server's implementation). */
@@ -65,6 +68,8 @@ function ingress(annotation: unknown, extra: Record<string, string> = {}): Ingre
     metadata: {
       name: 'app',
       namespace: 'shop',
+      uid: 'ingress-uid',
+      resourceVersion: '7',
       generation: 3,
       annotations: {
         'kubernetes.io/ingress.class': 'alb',
@@ -151,7 +156,9 @@ describe('ALB router: the Ingress annotation', () => {
   });
 
   it('adds the annotation when there is none, even without an annotations map', () => {
-    const bare: Ingress = { metadata: { name: 'app', namespace: 'shop' } };
+    const bare: Ingress = {
+      metadata: { name: 'app', namespace: 'shop', uid: 'ingress-uid', resourceVersion: '7' },
+    };
     const after = patched(bare, router.desired(5, bare));
     expect(router.configured(after)).toEqual({ state: 'weight', weight: 5 });
     const without = ingress(undefined);
@@ -387,11 +394,11 @@ function route(
     otherRule = true,
   } = {},
 ): HttpRoute {
-  // Parsed with the router's schema: the fixture is checked to be a route the router reads.
+  // Parsed with the client's schema: the fixture is checked to be a route the client would hand the router.
   return z.parse(httpRouteSchema, {
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'HTTPRoute',
-    metadata: { name: 'app', namespace: 'shop', generation },
+    metadata: { name: 'app', namespace: 'shop', uid: 'route-uid', resourceVersion: '7', generation },
     spec: {
       parentRefs: [{ name: 'public', namespace: 'gateways', sectionName: 'https' }],
       rules: [

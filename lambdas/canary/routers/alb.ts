@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import type { JsonPatchOperation } from '../../kubernetes/resources';
+import type { Ingress, JsonPatchOperation } from '../../kubernetes/resources';
 import { parseOrThrow } from '../../shared/errors';
 import { assertWeight, formatWeight, RouterMismatch, type Observed, type TrafficRouter } from './router';
 
@@ -52,18 +52,6 @@ export interface AlbRouterSettings {
   stable: ServiceBackend;
   canary: ServiceBackend;
 }
-
-/** The subset of networking.k8s.io/v1 Ingress the router reads; other fields are not touched. */
-export const ingressSchema = z.looseObject({
-  metadata: z.looseObject({
-    name: z.string(),
-    namespace: z.optional(z.string()),
-    generation: z.optional(z.int()),
-    resourceVersion: z.optional(z.string()),
-    annotations: z.optional(z.record(z.string(), z.string())),
-  }),
-});
-export type Ingress = z.output<typeof ingressSchema>;
 
 const annotationTargetGroupSchema = z.looseObject({
   serviceName: z.optional(z.string()),

@@ -1,5 +1,9 @@
-import * as z from 'zod/mini';
-import type { JsonPatchOperation } from '../../kubernetes/resources';
+import type {
+  GatewayBackendRef,
+  GatewayParentRef,
+  HttpRoute,
+  JsonPatchOperation,
+} from '../../kubernetes/resources';
 import { assertWeight, RouterMismatch, type Observed, type TrafficRouter } from './router';
 
 // The Gateway API router: an HTTPRoute rule's `backendRefs[].weight` splits its requests, each backend getting
@@ -25,61 +29,9 @@ export interface GatewayRouterSettings {
   canary: RouteBackend;
 }
 
-const backendRefSchema = z.looseObject({
-  group: z.optional(z.string()),
-  kind: z.optional(z.string()),
-  name: z.string(),
-  namespace: z.optional(z.string()),
-  port: z.optional(z.int()),
-  weight: z.optional(z.int()),
-});
-type BackendRef = z.output<typeof backendRefSchema>;
-
-const parentRefSchema = z.looseObject({
-  group: z.optional(z.string()),
-  kind: z.optional(z.string()),
-  name: z.string(),
-  namespace: z.optional(z.string()),
-  sectionName: z.optional(z.string()),
-  port: z.optional(z.int()),
-});
-type ParentRef = z.output<typeof parentRefSchema>;
-
-const conditionSchema = z.looseObject({
-  type: z.string(),
-  status: z.string(),
-  reason: z.optional(z.string()),
-  message: z.optional(z.string()),
-  observedGeneration: z.optional(z.int()),
-});
-
-/** The subset of gateway.networking.k8s.io/v1 HTTPRoute the router reads. */
-export const httpRouteSchema = z.looseObject({
-  metadata: z.looseObject({
-    name: z.string(),
-    namespace: z.optional(z.string()),
-    generation: z.optional(z.int()),
-    resourceVersion: z.optional(z.string()),
-  }),
-  spec: z.looseObject({
-    parentRefs: z.optional(z.array(parentRefSchema)),
-    rules: z.optional(z.array(z.looseObject({ backendRefs: z.optional(z.array(backendRefSchema)) }))),
-  }),
-  status: z.optional(
-    z.looseObject({
-      parents: z.optional(
-        z.array(
-          z.looseObject({
-            parentRef: parentRefSchema,
-            controllerName: z.optional(z.string()),
-            conditions: z.optional(z.array(conditionSchema)),
-          }),
-        ),
-      ),
-    }),
-  ),
-});
-export type HttpRoute = z.output<typeof httpRouteSchema>;
+// The HTTPRoute as the thin Kubernetes client parses it (lambdas/kubernetes/resources.ts): one definition.
+type BackendRef = GatewayBackendRef;
+type ParentRef = GatewayParentRef;
 
 const isBackend = (ref: BackendRef, backend: RouteBackend, routeNamespace: string | undefined): boolean =>
   (ref.group ?? '') === '' &&
