@@ -159,3 +159,22 @@ export function reportNotification({
     execution,
   };
 }
+
+/**
+ * How long a presigned link can work: what the settings ask, but never past the signing credentials' own
+ * expiry (S3 refuses a URL whose session has ended, whatever its X-Amz-Expires says). `expiresAt` is what the
+ * Slack message promises. SigV4 takes at least one second; a minute is asked at the least.
+ */
+export function linkLifetime(
+  askedHours: number,
+  credentialsExpiration: Date | undefined,
+  now: Date,
+): { expiresIn: number; expiresAt: Date } {
+  const asked = askedHours * 3600;
+  const left =
+    credentialsExpiration === undefined
+      ? asked
+      : Math.floor((credentialsExpiration.getTime() - now.getTime()) / 1000);
+  const expiresIn = Math.max(60, Math.min(asked, left));
+  return { expiresIn, expiresAt: new Date(now.getTime() + Math.min(expiresIn, Math.max(left, 0)) * 1000) };
+}

@@ -6,6 +6,7 @@ import { runbookReportSchema } from '../../lambdas/notify/report';
 import type { RecommendationLine } from '../../lambdas/rightsizing/model';
 import {
   collectedPartsSchema,
+  linkLifetime,
   reportNotification,
   reportTotals,
   sortParts,
@@ -173,5 +174,34 @@ describe('the running instances and their clusters', () => {
       .on(DescribeInstancesCommand)
       .rejects(Object.assign(new Error('Rate exceeded'), { name: 'RequestLimitExceeded' }));
     await expect(runningInstances(ec2)).rejects.toThrow(Ec2Unavailable);
+  });
+});
+
+describe("the presigned links' lifetime", () => {
+  const now = new Date('2026-12-07T06:00:00Z');
+
+  it('asks for the configured hours when the credentials outlive them', () => {
+    expect(linkLifetime(12, new Date('2026-12-08T06:00:00Z'), now)).toEqual({
+      expiresIn: 12 * 3600,
+      expiresAt: new Date('2026-12-07T18:00:00Z'),
+    });
+  });
+
+  it("stops at the signing session's expiry, and says so", () => {
+    // A Lambda's role session ending in 50 minutes: the link dies with it, whatever it asked.
+    expect(linkLifetime(12, new Date('2026-12-07T06:50:00Z'), now)).toEqual({
+      expiresIn: 3000,
+      expiresAt: new Date('2026-12-07T06:50:00Z'),
+    });
+  });
+
+  it('never promises past the session even at the one-minute floor', () => {
+    const { expiresIn, expiresAt } = linkLifetime(12, new Date('2026-12-07T06:00:30Z'), now);
+    expect(expiresIn).toBe(60);
+    expect(expiresAt).toEqual(new Date('2026-12-07T06:00:30Z'));
+  });
+
+  it('asks for the configured hours with long-term credentials, which have no expiry', () => {
+    expect(linkLifetime(3, undefined, now).expiresIn).toBe(3 * 3600);
   });
 });

@@ -20,6 +20,7 @@ import { describeStrategy, type ReportGap } from '../render/report-input';
 import {
   collectedPartsSchema,
   gapOf,
+  linkLifetime,
   reportNotification,
   reportTotals,
   sortParts,
@@ -52,13 +53,9 @@ export interface ReportOutput {
  */
 async function presign(key: string, hours: number): Promise<{ url: string; expiresAt: Date }> {
   const credentials = await s3.config.credentials();
-  const asked = hours * 3600;
-  const left = credentials.expiration
-    ? Math.floor((credentials.expiration.getTime() - Date.now()) / 1000)
-    : asked;
-  const expiresIn = Math.max(60, Math.min(asked, left));
+  const { expiresIn, expiresAt } = linkLifetime(hours, credentials.expiration, new Date());
   const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn });
-  return { url, expiresAt: new Date(Date.now() + expiresIn * 1000) };
+  return { url, expiresAt };
 }
 
 export async function handler(input: unknown): Promise<ReportOutput> {
