@@ -1,4 +1,8 @@
+import type { S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod/mini';
+import { getJsonObject, S3InvalidObject } from '../aws/s3-objects';
+import { logger } from '../shared/logger';
+import { historyKey } from './metric-names';
 
 // One document per database (`restore-test/history/<database>.json`): the last runs' figures, for the next
 // run's row-count comparison (`maxDropRatio`) and the trend in the report and the Slack summary.
@@ -35,4 +39,25 @@ export function previousCounts(history: History | undefined): Record<string, num
 /** The history with `run` added in front, the oldest dropped past HISTORY_RUNS. */
 export function withRun(history: History | undefined, database: string, run: HistoryRun): History {
   return { database, runs: [run, ...(history?.runs ?? [])].slice(0, HISTORY_RUNS) };
+}
+
+/**
+ * The database's history, or undefined: none yet (a first run), or unreadable (logged, and treated as none, so a
+ * damaged document never stops a restore test). S3 not answering throws S3Unavailable, which the workflow
+ * retries.
+ */
+export async function readHistory(
+  s3: S3Client,
+  bucket: string,
+  database: string,
+): Promise<History | undefined> {
+  try {
+    return await getJsonObject(s3, { bucket, key: historyKey(database) }, historySchema);
+  } catch (error) {
+    if (!(error instanceof S3InvalidObject)) throw error;
+    if ((error.cause as Error | undefined)?.name !== 'NoSuchKey') {
+      logger.warn('history unreadable: the run goes on as if it were the first', { error });
+    }
+    return undefined;
+  }
 }

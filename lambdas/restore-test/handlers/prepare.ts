@@ -3,13 +3,11 @@ import { S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod/mini';
 import { restoreDatabaseSchema } from '../../../lib/config/restore-tests';
 import { awsClientOptions } from '../../aws/client-options';
-import { getJsonObject, S3InvalidObject } from '../../aws/s3-objects';
 import { InvalidSetting, requiredEnv } from '../../shared/env';
 import { parseOrThrow } from '../../shared/errors';
 import { executionSchema } from '../../shared/execution';
 import { correlateWithExecution, logger } from '../../shared/logger';
-import { historySchema, type History } from '../history';
-import { historyKey } from '../metric-names';
+import { readHistory } from '../history';
 import type { RestorePlan } from '../plan';
 import { planRestoreTest } from '../prepare';
 import { readStart } from '../start';
@@ -36,24 +34,14 @@ function readDatabases(json: string) {
   return parseOrThrow(databasesSchema, raw, 'The Databases substitution', InvalidSetting);
 }
 
-/** A missing history is a first run; an unreadable one is logged and skipped: it must not stop the test. */
-async function readHistory(database: string): Promise<History | undefined> {
-  try {
-    return await getJsonObject(s3, { bucket, key: historyKey(database) }, historySchema);
-  } catch (error) {
-    if (!(error instanceof S3InvalidObject)) throw error;
-    if ((error.cause as Error | undefined)?.name !== 'NoSuchKey') {
-      logger.warn('history unreadable: row counts are not compared with the previous run', { error });
-    }
-    return undefined;
-  }
-}
-
 export async function handler(input: unknown): Promise<RestorePlan> {
   const { event, execution, databasesJson } = parseOrThrow(inputSchema, input, 'The prepare input');
   correlateWithExecution(execution.id);
   const { database, runKey } = readStart(event, readDatabases(databasesJson), execution.name);
-  const plan = await planRestoreTest({ rds, readHistory }, { database, runKey, now: new Date() });
+  const plan = await planRestoreTest(
+    { rds, readHistory: (database) => readHistory(s3, bucket, database) },
+    { database, runKey, now: new Date() },
+  );
   logger.info('restore test planned', {
     database: database.name,
     source: plan.source,

@@ -1,11 +1,11 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { awsClientOptions } from '../../aws/client-options';
-import { getJsonObject, putObject, S3InvalidObject, s3ConsoleUrl } from '../../aws/s3-objects';
+import { putObject, s3ConsoleUrl } from '../../aws/s3-objects';
 import type { RunbookReport } from '../../notify/report';
 import { requiredEnv } from '../../shared/env';
 import { parseOrThrow } from '../../shared/errors';
 import { correlateWithExecution, logger } from '../../shared/logger';
-import { historySchema, withRun, type History } from '../history';
+import { readHistory, withRun } from '../history';
 import { historyKey } from '../metric-names';
 import { publishRestoreTestMetrics } from '../metrics';
 import {
@@ -38,24 +38,15 @@ export interface ReportOutput {
   page?: ReturnType<typeof leftBehindPage>;
 }
 
-/** A missing history is a first run; an unreadable one is replaced (and said in the log), never a lost report. */
-async function readHistory(database: string): Promise<History | undefined> {
-  try {
-    return await getJsonObject(s3, { bucket, key: historyKey(database) }, historySchema);
-  } catch (error) {
-    if (!(error instanceof S3InvalidObject)) throw error;
-    if ((error.cause as Error | undefined)?.name !== 'NoSuchKey') {
-      logger.warn('history unreadable: it starts again with this run', { error });
-    }
-    return undefined;
-  }
-}
-
 export async function handler(input: unknown): Promise<ReportOutput> {
   const state = parseOrThrow(runStateSchema, input, 'The report input');
   correlateWithExecution(state.execution.id);
   const report = buildRunReport(state, { environment, now: new Date() });
-  const history = withRun(await readHistory(report.database), report.database, historyRun(report));
+  const history = withRun(
+    await readHistory(s3, bucket, report.database),
+    report.database,
+    historyRun(report),
+  );
   const { reportKey, markdownKey } = reportKeys(report);
   // The report first: a history without its report would count a run nobody can read.
   await Promise.all([
