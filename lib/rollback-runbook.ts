@@ -51,7 +51,10 @@ export class RollbackRunbook extends Construct {
   public readonly undoAccess: EksRunbookAccess;
   /** Rollout status's role, with a `view` access entry per cluster. */
   public readonly rolloutStatusAccess: EksRunbookAccess;
-  /** Prepare's AWS permissions: the lock, the target alarms and their tags, the lock holder's execution. */
+  /**
+   * Prepare's AWS permissions: the lock, the target alarms and their tags, the lock holder's execution, and the
+   * rejection of a canary's pending approval (the alarm aborts a canary that waits for a person).
+   */
   public readonly preparePolicy: Policy;
   /** Undo's AWS permissions: recording the rollback in the lock table. */
   public readonly undoPolicy: Policy;
@@ -82,6 +85,15 @@ export class RollbackRunbook extends Construct {
       service: 'states',
       resource: 'execution',
       resourceName: `platform-runbooks-${environment}-*:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+
+    // A canary of the workload waiting for approval is aborted by rejecting that approval: only the canary
+    // state machine of this environment issues those tokens.
+    const canaryStateMachine = stack.formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: `platform-runbooks-${environment}-canary`,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
 
@@ -125,6 +137,11 @@ export class RollbackRunbook extends Construct {
           sid: 'ReadLockHolderExecutions',
           actions: ['states:DescribeExecution'],
           resources: [lockHolderExecutions],
+        }),
+        new PolicyStatement({
+          sid: 'RejectCanaryApproval',
+          actions: ['states:SendTaskFailure'],
+          resources: [canaryStateMachine],
         }),
       ],
     });

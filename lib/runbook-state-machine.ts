@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Duration, Validations } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { type EventPattern, Rule } from 'aws-cdk-lib/aws-events';
+import { type EventPattern, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
 import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { LogGroup } from 'aws-cdk-lib/aws-logs';
@@ -21,11 +21,16 @@ import type { RunbookFunction } from './runbook-function';
 import type { RunbookSharedResources } from './runbook-shared-resources';
 import { StateMachineAlarms } from './state-machine-alarms';
 
-/** Started by an EventBridge rule on the account's default bus (alarm state changes, ACM events, CI's events). */
+/** Started by an EventBridge rule (alarm state changes and ACM events on the default bus, CI's on the lifecycle bus). */
 export interface RunbookEventTrigger {
   readonly kind: 'event';
   /** Which events start the runbook. The state machine receives the whole event. */
   readonly eventPattern: EventPattern;
+  /**
+   * The bus the rule listens on.
+   * @default - the account's default bus, where AWS services put their events
+   */
+  readonly eventBus?: IEventBus;
   /** The rule's description. */
   readonly description: string;
   /**
@@ -249,6 +254,7 @@ export class RunbookStateMachine extends Construct {
         const rule = new Rule(this, rules.length === 0 ? 'Rule' : `Rule${rules.length + 1}`, {
           description: trigger.description,
           eventPattern: trigger.eventPattern,
+          ...(trigger.eventBus && { eventBus: trigger.eventBus }),
         });
         // No `input`: the state machine receives the whole event.
         rule.addTarget(new SfnStateMachine(this.stateMachine, delivery));

@@ -1,4 +1,5 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CanaryRunbook } from './canary-runbook';
 import { CertificateCheckRunbook } from './certificate-check-runbook';
 import type { Construct } from 'constructs';
 import type { RunbooksConfig } from './config/schema';
@@ -41,6 +42,8 @@ export class RunbooksStack extends Stack {
   public readonly restoreTests?: RestoreTestRunbook;
   /** Deployed when the configuration has a `rightsizing` section. */
   public readonly rightsizing?: RightsizingReportRunbook;
+  /** Deployed when the configuration has a `canary` section. */
+  public readonly canary?: CanaryRunbook;
 
   constructor(scope: Construct, id: string, props: RunbooksStackProps) {
     const { config, ...stackProps } = props;
@@ -88,6 +91,16 @@ export class RunbooksStack extends Stack {
         shared,
         settings: config.rightsizing,
         clusters: config.eksClusters,
+      });
+    }
+
+    if (config.canary) {
+      this.canary = new CanaryRunbook(this, 'CanaryRunbook', {
+        shared,
+        settings: config.canary,
+        clusters: config.eksClusters,
+        webhookSecretName: config.slack.webhookSecretName,
+        slackApp: config.slack.app,
       });
     }
 
@@ -140,6 +153,18 @@ export class RunbooksStack extends Stack {
       new CfnOutput(this, 'RollbackStateMachineArn', {
         description: 'State machine of the rollback runbook',
         value: this.rollback.workflow.stateMachine.stateMachineArn,
+      });
+    }
+    if (this.canary) {
+      new CfnOutput(this, 'CanaryStateMachineArn', {
+        description: 'State machine of the canary promotion',
+        value: this.canary.workflow.stateMachine.stateMachineArn,
+      });
+    }
+    if (this.canary?.approvalUrl) {
+      new CfnOutput(this, 'CanaryApprovalUrl', {
+        description: "The canary's Slack approval endpoint: the Slack app's Interactivity Request URL",
+        value: this.canary.approvalUrl.url,
       });
     }
   }

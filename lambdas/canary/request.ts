@@ -14,9 +14,8 @@ import { stepPlanSettingsSchema, type StepPlan } from './weights';
 // by CI with `aws events put-events` (CANARY_PUT_EVENTS_COMMAND below, which the README shows) or by the CLI.
 // Everything is checked here, before the lock or a single Kubernetes call: a malformed request is refused with
 // a message naming each field at fault, an unknown service with the list of configured ones.
-//
-// Not wired yet (issue 7): the handler and the rule come with the construct slice; the rule will match
-// `source` in CANARY_REQUEST_SOURCES and `detail-type` CanaryRequested.
+// The rule (lib/canary-runbook.ts) matches `source` in CANARY_REQUEST_SOURCES and `detail-type` CanaryRequested;
+// the start step (start.ts) reads the event with `readCanaryRequest`.
 
 /** The request is not one this runbook can act on: nothing is changed. */
 export class InvalidCanaryRequest extends RunbookError {

@@ -21,6 +21,8 @@ import {
   httpRouteSchema,
   ingressSchema,
   replicaSetListSchema,
+  serviceSchema,
+  targetGroupBindingListSchema,
   workloadListSchema,
   type Certificate,
   type Deployment,
@@ -29,6 +31,8 @@ import {
   type Ingress,
   type JsonPatchOperation,
   type ReplicaSet,
+  type Service,
+  type TargetGroupBinding,
   type Workload,
 } from './resources';
 
@@ -82,6 +86,14 @@ export interface KubernetesClient {
   listWorkloads(namespace: string, kind: WorkloadResource): Promise<Workload[]>;
   /** Every HorizontalPodAutoscaler (autoscaling/v2) in the namespace, following `continue` pages. */
   listHorizontalPodAutoscalers(namespace: string): Promise<HorizontalPodAutoscaler[]>;
+  /** A core/v1 Service: its selector and ports. */
+  getService(namespace: string, name: string): Promise<Service>;
+  /**
+   * Every TargetGroupBinding (elbv2.k8s.aws/v1beta1) in the namespace, following `continue` pages: the target
+   * group of each Service the AWS Load Balancer Controller serves. A cluster that does not serve the resource (the
+   * controller's CRDs not installed) is a KubernetesNotFound that says so.
+   */
+  listTargetGroupBindings(namespace: string): Promise<TargetGroupBinding[]>;
 }
 
 /** The apps/v1 workload resources, by their plural. */
@@ -159,7 +171,9 @@ interface ApiRequest {
     | WorkloadResource
     | 'horizontalpodautoscalers'
     | 'ingresses'
-    | 'httproutes';
+    | 'httproutes'
+    | 'services'
+    | 'targetgroupbindings';
   namespace: string;
   path: string;
 }
@@ -174,6 +188,8 @@ const RESOURCE_NAMES: Record<ApiRequest['resource'], string> = {
   horizontalpodautoscalers: 'horizontalpodautoscalers.autoscaling',
   ingresses: 'ingresses.networking.k8s.io',
   httproutes: 'httproutes.gateway.networking.k8s.io',
+  services: 'services',
+  targetgroupbindings: 'targetgroupbindings.elbv2.k8s.aws',
 };
 
 /** Where a request went, for the messages of the errors that send someone to the cluster's settings. */
@@ -395,6 +411,30 @@ export function createKubernetesClient(options: KubernetesClientOptions): Kubern
       );
     },
 
+    async getService(namespace, name) {
+      const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/services/${encodeURIComponent(name)}`;
+      return parseOrThrow(
+        serviceSchema,
+        await call({ verb: 'get', resource: 'services', namespace, path }),
+        `GET ${path} answer`,
+        KubernetesInvalidResponse,
+      );
+    },
+
+    listTargetGroupBindings(namespace) {
+      return listAll(async (continueToken) => {
+        const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+        if (continueToken) query.set('continue', continueToken);
+        const path = `/apis/elbv2.k8s.aws/v1beta1/namespaces/${encodeURIComponent(namespace)}/targetgroupbindings?${query.toString()}`;
+        return parseOrThrow(
+          targetGroupBindingListSchema,
+          await call({ verb: 'list', resource: 'targetgroupbindings', namespace, path }),
+          `GET ${path} answer`,
+          KubernetesInvalidResponse,
+        );
+      });
+    },
+
     async patchHttpRoute(namespace, name, ops) {
       const path = httpRoutePath(namespace, name);
       const answer = await call(
@@ -469,6 +509,14 @@ function statusError(
         `later do). Check with kubectl get crd httproutes.gateway.networking.k8s.io against ${where}.`,
     );
   }
+  if (status === 404 && request.resource === 'targetgroupbindings' && request.verb === 'list') {
+    // As for Certificates: a namespaced list answers 200 even for a missing namespace; a 404 is the type unserved.
+    return new KubernetesNotFound(
+      `${text}: ${where} does not serve the AWS Load Balancer Controller's TargetGroupBinding resource ` +
+        '(targetgroupbindings.elbv2.k8s.aws, version v1beta1): the controller is not installed there, or not ' +
+        `its CRDs. Check with kubectl get crd targetgroupbindings.elbv2.k8s.aws against ${where}.`,
+    );
+  }
   if (status === 404) return new KubernetesNotFound(text);
   if (status === 409) return new KubernetesConflict(text);
   // A failed JSON Patch `test` op: the object changed between our read and our write. json-patch wrote "Testing
@@ -511,6 +559,17 @@ function statusError(
           `<group>), and in that namespace a Role that allows it, bound to the group (kubectl create role <name> ` +
           `-n ${namespace} --verb=${verbs} --resource=httproutes.gateway.networking.k8s.io, then kubectl create ` +
           `rolebinding <name> -n ${namespace} --role=<name> --group=<group>).`,
+      );
+    }
+    if (resource === 'targetgroupbindings') {
+      // The load balancer controller's CRD group: no EKS access policy names it either.
+      return new KubernetesForbidden(
+        `${text}. ${role} lacks Kubernetes RBAC that allows ${lacks}: EKS access policies, AmazonEKSViewPolicy ` +
+          "included, grant nothing in the AWS Load Balancer Controller's API group. Give the role's access entry " +
+          `a Kubernetes group (aws eks update-access-entry --cluster-name ${cluster} --principal-arn <role ARN> ` +
+          `--kubernetes-groups <group>), and in that namespace a Role that allows it, bound to the group (kubectl ` +
+          `create role <name> -n ${namespace} --verb=list --resource=targetgroupbindings.elbv2.k8s.aws, then ` +
+          `kubectl create rolebinding <name> -n ${namespace} --role=<name> --group=<group>).`,
       );
     }
     const policy =

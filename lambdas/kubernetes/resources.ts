@@ -322,3 +322,54 @@ export const httpRouteSchema = z.looseObject({
   ),
 });
 export type HttpRoute = z.output<typeof httpRouteSchema>;
+
+// The objects the ALB router's handlers read to find the load balancer behind an Ingress: the Services its action
+// forwards to, and the AWS Load Balancer Controller's TargetGroupBindings, which name each Service's target group.
+
+/** core/v1 Service: its selector and ports (the action's `servicePort` may be a port's number or its name). */
+export const serviceSchema = z.object({
+  metadata: objectMetaSchema,
+  spec: z.object({
+    type: z.optional(z.string()),
+    // Absent on a Service without a selector (its endpoints managed by hand).
+    selector: optionalMap,
+    ports: z.optional(
+      z.array(
+        z.object({
+          name: z.optional(z.string()),
+          protocol: z.optional(z.string()),
+          port: z.int(),
+          // A container port's number or name; the API server defaults it to `port`.
+          targetPort: z.optional(z.union([z.int(), z.string()])),
+        }),
+      ),
+    ),
+  }),
+});
+export type Service = z.output<typeof serviceSchema>;
+
+/**
+ * elbv2.k8s.aws/v1beta1 TargetGroupBinding: the AWS Load Balancer Controller makes one per Service and port an
+ * Ingress forwards to (and people make their own for target groups made elsewhere). Loose: the controller adds
+ * fields release by release (networking, vpcID, multiClusterTargetGroup…) that we neither read nor refuse.
+ */
+export const targetGroupBindingSchema = z.looseObject({
+  metadata: z.looseObject({
+    name: z.string(),
+    namespace: z.string(),
+    labels: optionalMap,
+    annotations: optionalMap,
+  }),
+  spec: z.looseObject({
+    targetGroupARN: z.string(),
+    targetType: z.optional(z.string()),
+    // An IntOrString: the Service port's number or its name.
+    serviceRef: z.looseObject({ name: z.string(), port: z.union([z.int(), z.string()]) }),
+  }),
+});
+export type TargetGroupBinding = z.output<typeof targetGroupBindingSchema>;
+
+export const targetGroupBindingListSchema = z.object({
+  metadata: z.object({ continue: z.optional(z.string()) }),
+  items: z.array(targetGroupBindingSchema),
+});

@@ -22,7 +22,21 @@ export interface ContextBlock {
   type: 'context';
   elements: MrkdwnText[];
 }
-export type Block = HeaderBlock | SectionBlock | ContextBlock;
+/** A button of an actions block: a click reaches the Slack app's interactivity endpoint with its value. */
+export interface ButtonElement {
+  type: 'button';
+  text: PlainText;
+  action_id: string;
+  /** At most 2,000 characters (Block Kit). */
+  value: string;
+  style?: 'primary' | 'danger';
+}
+export interface ActionsBlock {
+  type: 'actions';
+  block_id?: string;
+  elements: ButtonElement[];
+}
+export type Block = HeaderBlock | SectionBlock | ContextBlock | ActionsBlock;
 
 export interface SlackMessage {
   /** Shown in notifications and by clients that cannot render blocks. */

@@ -6,7 +6,7 @@ import { parseOrThrow } from '../shared/errors';
 import type { KubernetesClient } from '../kubernetes/client';
 import type { ReportFact } from '../notify/report';
 import { parseAlarmEvent, type AlarmEvent } from './alarm-event';
-import { reasonText, type RollbackGuard } from './reason-text';
+import { reasonText, type CanaryAbort, type RollbackGuard } from './reason-text';
 import type { RollbackMode } from '../../lib/config/rollback';
 import type { PrepareSettings } from './settings';
 import { resolveTarget } from './target';
@@ -71,6 +71,15 @@ export interface PrepareDeps {
   kubernetes: { clientFor(cluster: string): Promise<KubernetesClient> };
   /** Whether the execution holding a workload's lock still runs (Step Functions DescribeExecution). */
   executionIsRunning: (executionArn: string) => Promise<boolean>;
+  /**
+   * Rejects the approval a canary of the workload waits for, if any (lambdas/canary/approval.ts): a canary
+   * waiting for a person reads no abort request until answered, so the alarm answers for it. Answers whether
+   * one was pending.
+   */
+  rejectCanaryApproval: (
+    workload: string,
+    request: { by: string; at: Date; executionArn: string },
+  ) => Promise<boolean>;
   /** This function's account and region: only alarms of this account and region are acted on. */
   account: string;
   region: string;
@@ -106,12 +115,13 @@ export async function prepareRollback(input: unknown, deps: PrepareDeps): Promis
     reason: RollbackGuard,
     detail: string,
     quiet = false,
+    canaryAbort?: CanaryAbort,
   ): PreparedRun => ({
     ...base,
     decision: 'skip',
     quiet,
     reason,
-    reasonText: reasonText(reason, { cooldownMinutes }),
+    reasonText: reasonText(reason, { cooldownMinutes, canaryAbort }),
     detail,
     target,
     ...describeWorkload(target),
@@ -148,10 +158,46 @@ export async function prepareRollback(input: unknown, deps: PrepareDeps): Promis
   const key = `${target.cluster}/${target.namespace}/${target.deployment}`;
   const request = lockRequest(key, execution, alarm, deps, cooldownMinutes * 60);
   // Shadow mode reads the lock's guards (held, canary, cooldown, duplicate) and writes nothing.
-  const lock =
+  let lock =
     mode === 'shadow'
       ? await deps.lock.checkForRollback(request)
       : await deps.lock.acquireForRollback(request);
+  if (!lock.acquired && lock.reason === 'canary-in-progress') {
+    // A rollback under a running canary would fight its traffic shifts: the canary aborts instead.
+    if (mode === 'shadow') {
+      return skip(
+        targetRef,
+        lock.reason,
+        `${lock.detail} In act mode the canary would be asked to abort.`,
+        false,
+        'would-request',
+      );
+    }
+    const abort = await deps.lock.requestCanaryAbort(key, {
+      alarmName: alarm.alarmName,
+      executionId: execution.id,
+      at: deps.now(),
+    });
+    if (abort.requested) {
+      const { reason, by } = abort.abortRequested;
+      const rejected = await deps.rejectCanaryApproval(key, {
+        by: `rollback ${execution.id} (alarm "${alarm.alarmName}")`,
+        at: deps.now(),
+        executionArn: abort.holderExecution,
+      });
+      return skip(
+        targetRef,
+        lock.reason,
+        rejected
+          ? `${lock.detail} It was waiting for approval: the approval was rejected for the alarm (${reason}), which aborts it now and sends all traffic back to stable.`
+          : `${lock.detail} It was asked to abort (${reason}, by ${by}); its next analysis, within one interval, aborts it and sends all traffic back to stable.`,
+        false,
+        'requested',
+      );
+    }
+    // The canary released the lock between the read and the request: take it now.
+    lock = await deps.lock.acquireForRollback(request);
+  }
   if (!lock.acquired) return skip(targetRef, lock.reason, lock.detail, lock.quiet);
   const release = async () => {
     if (mode === 'act') await deps.lock.release(key, execution.id);

@@ -15,7 +15,7 @@ export type RollbackGuard =
   | GuardReason
   | 'deployment-changed';
 
-/** One sentence per guard, finishing "Skipped because: …"; the cooldown's depends on its minutes. */
+/** One sentence per guard, finishing "Skipped because: …". */
 const SENTENCES: Record<Exclude<RollbackGuard, 'cooldown'>, string> = {
   'not-in-alarm': 'the alarm is not in ALARM',
   'foreign-alarm':
@@ -36,15 +36,29 @@ const SENTENCES: Record<Exclude<RollbackGuard, 'cooldown'>, string> = {
   'already-at-revision': 'the Deployment already runs the revision it would roll back to',
   'deployment-changed':
     'the Deployment was deployed again while the rollback was being prepared; that deploy was left alone',
-  'canary-in-progress': 'a canary is in progress on this workload; its analysis decides',
+  'canary-in-progress': 'a canary is in progress on this workload',
   'rollback-in-progress': 'another alarm already started a rollback of this workload',
 };
 
-/** The sentence for a guard code; pure, so the notifier never needs to know the rollback's codes. */
+/** What a rollback that found a canary did about it: asked it to abort (act), or would have (shadow). */
+export type CanaryAbort = 'requested' | 'would-request';
+
+const CANARY_ABORT: Record<CanaryAbort, string> = {
+  requested: 'it was asked to abort, and sends all traffic back to stable within one interval',
+  'would-request': 'in act mode it would be asked to abort',
+};
+
+/**
+ * The sentence for a guard code; pure, so the notifier never needs to know the rollback's codes. The cooldown's
+ * depends on its minutes, a canary's on whether it was asked to abort.
+ */
 export function reasonText(
   reason: RollbackGuard,
-  { cooldownMinutes }: { cooldownMinutes?: number } = {},
+  { cooldownMinutes, canaryAbort }: { cooldownMinutes?: number; canaryAbort?: CanaryAbort } = {},
 ): string {
+  if (reason === 'canary-in-progress' && canaryAbort !== undefined) {
+    return `${SENTENCES[reason]}; ${CANARY_ABORT[canaryAbort]}`;
+  }
   if (reason !== 'cooldown') return SENTENCES[reason];
   if (cooldownMinutes === undefined) return 'already rolled back within the cooldown period';
   return `rolled back less than ${cooldownMinutes} minute${cooldownMinutes === 1 ? '' : 's'} ago`;

@@ -169,6 +169,22 @@ export class WorkloadLock {
     }
   }
 
+  /**
+   * Asks the canary holding the lock to abort: a rollback does not act under a running canary, whose next
+   * analysis (within one interval) aborts instead and sends all traffic back to stable. The first request's
+   * reason stays.
+   */
+  async requestCanaryAbort(
+    workload: string,
+    { alarmName, executionId, at }: { alarmName: string; executionId: string; at: Date },
+  ): Promise<CanaryAbortResult> {
+    return requestCanaryAbort(this.dynamodb, this.tableName, workload, {
+      reason: `alarm "${alarmName}" fired`,
+      by: `rollback ${executionId}`,
+      at,
+    });
+  }
+
   /** Reads the item: free (or ours), held by an ended execution, or a refusal with its reason. */
   private async inspect(
     request: AcquireRequest,
@@ -220,7 +236,7 @@ function explain(
     return {
       reason: 'canary-in-progress',
       quiet: false,
-      detail: `A canary is in progress on ${request.workload} (${item.holderExecution?.S ?? 'unknown execution'}); the canary's own analysis decides whether to abort.`,
+      detail: `A canary is in progress on ${request.workload} (${item.holderExecution?.S ?? 'unknown execution'}).`,
     };
   }
   if (heldByAnother) {
@@ -240,6 +256,111 @@ function explain(
     };
   }
   return undefined;
+}
+
+export interface CanaryAbortRequest {
+  /** Why, as people read it: `alarm "checkout-api-5xx-rate" fired`, or a person's words. */
+  reason: string;
+  /** Who asked: `rollback <execution>`, `cli:<user>`. */
+  by: string;
+  at: Date;
+  /** Only this run: a request meant for a run that has ended is not left for the next one. */
+  executionArn?: string;
+}
+
+export type CanaryAbortResult =
+  | {
+      requested: true;
+      holderExecution: string;
+      /** The request in force: an earlier one, if there was one (the first request wins). */
+      abortRequested: { reason: string; by: string; at: string };
+    }
+  | { requested: false; detail: string };
+
+const abortAnswerSchema = z.object({
+  holderExecution: z.object({ S: z.string() }),
+  abortReason: z.object({ S: z.string() }),
+  abortRequestedBy: z.object({ S: z.string() }),
+  abortRequestedAt: z.object({ S: z.string() }),
+});
+
+/**
+ * Records an abort request on the lock item of a running canary (attributes `abortReason`, `abortRequestedBy`,
+ * `abortRequestedAt`); the canary's analysis reads it. Shared by the rollback (an alarm fired) and the canary's
+ * CLI (a person asked). Refused, with who holds the lock, when no canary (or not that run) holds it.
+ */
+export async function requestCanaryAbort(
+  dynamodb: DynamoDBClient,
+  tableName: string,
+  workload: string,
+  request: CanaryAbortRequest,
+): Promise<CanaryAbortResult> {
+  const { executionArn } = request;
+  let attributes: Record<string, AttributeValue> | undefined;
+  try {
+    ({ Attributes: attributes } = await dynamodb.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: { workload: s(workload) },
+        UpdateExpression:
+          'SET abortReason = if_not_exists(abortReason, :reason), abortRequestedBy = if_not_exists(abortRequestedBy, :by), abortRequestedAt = if_not_exists(abortRequestedAt, :at)',
+        ConditionExpression:
+          executionArn === undefined
+            ? 'holder = :canary'
+            : 'holder = :canary AND holderExecution = :execution',
+        ExpressionAttributeValues: {
+          ':reason': s(request.reason),
+          ':by': s(request.by),
+          ':at': s(request.at.toISOString()),
+          ':canary': s('canary'),
+          ...(executionArn === undefined ? {} : { ':execution': s(executionArn) }),
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    ));
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    return { requested: false, detail: await whyNoCanary(dynamodb, tableName, workload, executionArn) };
+  }
+  const parsed = z.safeParse(abortAnswerSchema, attributes ?? {});
+  if (!parsed.success) {
+    throw new LockContention(
+      `The lock item of ${workload} is unreadable after the abort request: ${parsed.error.message}`,
+    );
+  }
+  const item = parsed.data;
+  return {
+    requested: true,
+    holderExecution: item.holderExecution.S,
+    abortRequested: {
+      reason: item.abortReason.S,
+      by: item.abortRequestedBy.S,
+      at: item.abortRequestedAt.S,
+    },
+  };
+}
+
+/** Why an abort request found no canary to ask, in words. */
+async function whyNoCanary(
+  dynamodb: DynamoDBClient,
+  tableName: string,
+  workload: string,
+  executionArn: string | undefined,
+): Promise<string> {
+  const answer = await dynamodb.send(
+    new GetItemCommand({ TableName: tableName, Key: { workload: s(workload) }, ConsistentRead: true }),
+  );
+  const parsed = z.safeParse(lockItemSchema, answer.Item ?? {});
+  if (!parsed.success) {
+    throw new LockContention(`The lock item of ${workload} is unreadable: ${parsed.error.message}`);
+  }
+  const holder = parsed.data.holder?.S;
+  const holderExecution = parsed.data.holderExecution?.S;
+  if (holder === undefined) return `No canary is running on ${workload}: its lock is free.`;
+  if (holder === 'rollback') {
+    return `No canary is running on ${workload}: a rollback holds its lock (${holderExecution ?? 'unknown execution'}).`;
+  }
+  return `The canary running on ${workload} is ${holderExecution ?? 'an unknown execution'}, not ${executionArn ?? 'the one asked'}.`;
 }
 
 /** The lock could not be taken or read consistently: no action is taken. */

@@ -5,13 +5,9 @@ import { boundedInt, clusterName, dnsLabel, dnsSubdomain } from './fields';
 import type { EksCluster } from './shared';
 
 // The canary promotion's section of the configuration (`canary:`, issue 7), its checks against the shared
-// sections, and what the runbook will be deployed with, derived from it.
+// sections, and what the runbook is deployed with, derived from it (lib/canary-runbook.ts).
 //
-// NOT WIRED YET: this slice is the schema, its checks and `canaryRuntime` alone. `schema.ts` does not compose
-// the section and no construct reads it; the construct slice adds the `canary:` line to `runbookSections` and
-// calls `checkCanarySection` from the configuration's superRefine, as the other runbooks do.
-//
-// The Lambdas will read the same schema: the services' settings reach them through the state machine
+// The Lambdas read the same schema: the services' settings reach them through the state machine
 // definition (`${Services}`), as the restore test's databases do, not through a 4 KB environment.
 
 /** A service's name: in the `CanaryRequested` event, the CLI, Slack, events and the lock's holder. */
@@ -150,7 +146,10 @@ export const canaryServiceSchema = z.strictObject({
   checks: checksSchema,
   /** No data for a check: `fail` counts a failed check (Flagger), `pause` asks the approvers (Argo). @default 'fail' */
   noData: z._default(noDataPolicySchema, 'fail'),
-  /** A person approves promotion after the last step. Omitted: promoted when the last analysis passes. */
+  /**
+   * A person approves promotion after the last step: from the CLI, and with Slack's Approve / Reject buttons
+   * when `slack.app` is set (without it, the CLI only). Omitted: promoted when the last analysis passes.
+   */
   approval: z.optional(canaryApprovalSchema),
   /** A webhook called before the first shift. Omitted: none. */
   smokeTest: z.optional(smokeTestSchema),
@@ -204,6 +203,33 @@ export const MAX_CANARY_RUN_MINUTES = 7 * 24 * 60;
 const OUTSIDE_STEPS_MINUTES = 30;
 /** The wait for a router to confirm a step's weight (the controller reconciles asynchronously). */
 export const ROUTER_CONFIRM_MINUTES = 5;
+
+/** Seconds between two looks at the router while a step's weight is being confirmed (the ASL's WaitForRouter). */
+export const ROUTER_POLL_SECONDS = 10;
+/** Step Functions fails an execution whose history passes 25,000 events; a canary keeps well under it. */
+export const CANARY_HISTORY_EVENT_BUDGET = 20_000;
+/**
+ * History events of one analysis at worst (entered + exited for every state, + scheduled, started and succeeded
+ * for a Task): the shift (5); the router's confirmation polled for ROUTER_CONFIRM_MINUTES (Wait 2 + Task 5 +
+ * Choice 2 per look); the interval's Wait (2); the analysis and the thread update (5 each); the choice (2); and
+ * a pause's approval (Task 5 + Choice 2). test/conventions/canary-history.test.ts counts the same from the ASL.
+ */
+export const HISTORY_EVENTS_PER_ANALYSIS =
+  5 + ((ROUTER_CONFIRM_MINUTES * 60) / ROUTER_POLL_SECONDS) * 9 + 2 + 5 + 5 + 2 + 7;
+/**
+ * Outside the analyses, at worst: the start and its announcement, the canary's pods polled every 15 s for 10
+ * minutes, the smoke test, the promotion and stable's rollout polled every 15 s for 15 minutes, the return to
+ * stable confirmed every 10 s for 5 minutes, the end (thread, lock, event, a page).
+ */
+export const HISTORY_EVENTS_OUTSIDE_ANALYSES = 20 + 40 * 9 + 10 + 10 + 60 * 9 + 30 * 9 + 40;
+
+/** The execution history one run of the service can write at most. */
+export function canaryHistoryEvents(
+  service: Pick<CanaryService, 'stepWeights' | 'stepWeight' | 'maxWeight' | 'threshold'>,
+): number {
+  const analyses = servicePlan(service).steps.length + service.threshold - 1;
+  return analyses * HISTORY_EVENTS_PER_ANALYSIS + HISTORY_EVENTS_OUTSIDE_ANALYSES;
+}
 
 /**
  * The longest one run of a service can last: the smoke test, every analysis it may make (each step once, and
@@ -263,7 +289,8 @@ function stringsIn(value: unknown, path: (string | number)[] = []): [(string | n
 /**
  * Cross-section checks: each service in a granted cluster and namespace, once; its step plan by the step plan's
  * own rules; ALB templates only with the ALB router; a U test only where it can fail; `pause` only with someone
- * to ask; a run (the approval wait included) within the execution's limit; settings that fit the definition.
+ * to ask; a run (the approval wait included) within the execution's limit; settings that fit the definition,
+ * and approvers that fit the approval endpoint's environment.
  */
 export function checkCanarySection(
   { canary, eksClusters }: { canary: CanarySection; eksClusters: EksCluster[] },
@@ -333,6 +360,16 @@ export function checkCanarySection(
       }
     }
 
+    if (plan.success) {
+      const events = canaryHistoryEvents(service);
+      if (events > CANARY_HISTORY_EVENT_BUDGET) {
+        issue(
+          service.stepWeight !== undefined ? ['stepWeight'] : ['stepWeights'],
+          `${servicePlan(service).steps.length} steps and threshold ${service.threshold} could write ${events} execution history events, more than the ${CANARY_HISTORY_EVENT_BUDGET} this runbook allows itself (Step Functions fails an execution at 25,000, mid-canary): take fewer steps`,
+        );
+      }
+    }
+
     for (const [where, value] of stringsIn(service)) {
       if (value.includes('${')) {
         issue(
@@ -349,6 +386,38 @@ export function checkCanarySection(
       );
     }
   });
+
+  const approversBytes = Buffer.byteLength(JSON.stringify(approversSetting(canary)), 'utf8');
+  if (approversBytes > MAX_APPROVERS_JSON_BYTES) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['canary', 'services'],
+      message: `the approvers of all services take ${approversBytes} bytes as JSON in the Slack approval endpoint's environment, more than the ${MAX_APPROVERS_JSON_BYTES} that fit (Lambda allows 4 KB for all variables): list fewer approvers`,
+    });
+  }
+}
+
+/** Lambda environment variables are limited to 4 KB in all; the approvers must leave room for the rest. */
+export const MAX_APPROVERS_JSON_BYTES = 3_000;
+
+/**
+ * Who may answer each service's approval, as the Slack approval endpoint reads it (`CANARY_APPROVERS`): the
+ * workload (`<cluster>/<namespace>/<stableDeployment>`, the lock's key) → Slack user ids. Services without
+ * `approval` are left out: a click for them is refused.
+ */
+export function approversSetting(section: CanarySection): Record<string, string[]> {
+  return Object.fromEntries(
+    section.services.flatMap((service) =>
+      service.approval
+        ? [
+            [
+              `${service.cluster}/${service.namespace}/${service.stableDeployment}`,
+              service.approval.approvers,
+            ],
+          ]
+        : [],
+    ),
+  );
 }
 
 /** The settings as the workflow hands them to the request parser: the services by name. */
@@ -383,8 +452,13 @@ export function canaryRuntime({ environment, settings }: { environment: string; 
     routers,
     /** Some service calls a smoke-test webhook: the function reaches the internet. */
     smokeTests: settings.services.some((service) => service.smokeTest !== undefined),
-    /** Some service waits for approval (or pauses on no data): the Slack approval endpoint is deployed. */
+    /**
+     * Some service waits for approval (or pauses on no data): with `slack.app`, the Slack approval endpoint is
+     * deployed.
+     */
     approval: settings.services.some((service) => service.approval !== undefined),
+    /** The approval endpoint's `CANARY_APPROVERS`. */
+    approvers: approversSetting(settings),
     /** Where the runbook acts: the cluster and namespace of each service, once each. */
     workloads: [...new Set(settings.services.map((service) => `${service.cluster}/${service.namespace}`))]
       .sort()

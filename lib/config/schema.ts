@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { canarySectionSchema, checkCanarySection } from './canary';
 import { certificatesSectionSchema, checkCertificatesSection } from './certificates';
 import { checkPlatformSection, platformSectionSchema } from './platform';
 import { checkRestoreTestsSection, restoreTestsSectionSchema } from './restore-tests';
@@ -19,6 +20,11 @@ const runbookSections = {
   restoreTests: z.optional(restoreTestsSectionSchema),
   /** Omitted: the cost right-sizing report is not deployed. */
   rightsizing: z.optional(rightsizingSectionSchema),
+  /**
+   * Omitted: the canary promotion is not deployed. A service's `approval` is answered from the CLI, and also
+   * from Slack buttons when `slack.app` is set.
+   */
+  canary: z.optional(canarySectionSchema),
 };
 
 /** The core platform (`platform.ts`): deployed as its own stack, `Platform-<environment>`, when present. */
@@ -32,6 +38,7 @@ export const configSchema = z.extend(sharedConfigSchema, { ...runbookSections, .
     if (config.certificates) checkCertificatesSection({ ...config, certificates: config.certificates }, ctx);
     if (config.restoreTests) checkRestoreTestsSection({ ...config, restoreTests: config.restoreTests }, ctx);
     if (config.rightsizing) checkRightsizingSection({ ...config, rightsizing: config.rightsizing }, ctx);
+    if (config.canary) checkCanarySection({ ...config, canary: config.canary }, ctx);
     if (config.platform) checkPlatformSection({ ...config, platform: config.platform }, ctx);
     // With no runbook section there would be nothing to deploy but the shared resources.
     const names = Object.keys(runbookSections) as Array<keyof typeof runbookSections>;

@@ -17,6 +17,36 @@ export const eksClusterSchema = z.strictObject({
 
 export type EksCluster = z.output<typeof eksClusterSchema>;
 
+/** A Secrets Manager secret name, as `slack.webhookSecretName` takes it. */
+const secretName = z.string().check(z.minLength(1), z.maxLength(512));
+
+/**
+ * A Slack app installed in the workspace (lambdas/notify/slack-app.ts): its bot token posts and updates
+ * messages, its signing secret proves that a button click comes from Slack.
+ */
+export const slackAppSchema = z.strictObject({
+  /**
+   * Secret holding the bot token (`xoxb-…`, plain or {"botToken": "…"}); the app needs the `chat:write` scope
+   * and must be invited to `channelId`.
+   */
+  botTokenSecretName: secretName,
+  /**
+   * Secret holding the app's signing secret (Basic Information → App Credentials; plain or
+   * {"signingSecret": "…"}): the approval endpoint refuses any request whose signature it does not verify.
+   */
+  signingSecretName: secretName,
+  /** The channel the app posts to, by ID (channel details in Slack, e.g. C0123ABCD), not by name. */
+  channelId: z
+    .string()
+    .check(
+      z.regex(
+        /^[CG][A-Z0-9]{8,20}$/,
+        'must be a Slack channel ID such as C0123ABCD (channel details in Slack), not a #name',
+      ),
+    ),
+});
+export type SlackApp = z.output<typeof slackAppSchema>;
+
 /** A key ARN, not an alias: IAM grants and key policies name the key itself. */
 const kmsKeyArn = z
   .string()
@@ -40,6 +70,12 @@ export const sharedConfigShape = {
   slack: z.strictObject({
     /** Secrets Manager secret holding the incoming-webhook URL (plain string or {"webhookUrl": "..."}). */
     webhookSecretName: z.string().check(z.minLength(1), z.maxLength(512)),
+    /**
+     * Slack-app mode, for what an incoming webhook cannot do: a thread per canary run, its parent message
+     * updated at each step, and the Approve / Reject buttons. Omitted: every message goes through the webhook,
+     * and a canary's approval is given from the CLI only (`npm run canary -- approve|reject`).
+     */
+    app: z.optional(slackAppSchema),
   }),
   onCall: z._default(
     z.strictObject({

@@ -306,4 +306,8 @@ console.log(
 console.log('| measure | value | target |\n|---|---:|---:|');
 for (const row of await benchRightsizing()) console.log(`| ${row.measure} | ${row.value} | ${row.target} |`);
 
+// One canary of four steps against one rollback: transitions, invocations, metric reads and dollars per run.
+const { benchCanary } = await import('./canary');
+console.log(await benchCanary());
+
 writeFileSync(`${out}results.json`, JSON.stringify({ rows, toPatch, invocationsBefore }, null, 2));

@@ -22,6 +22,7 @@ export interface State {
   Resource?: string;
   Parameters?: Record<string, unknown>;
   TimeoutSeconds?: number;
+  TimeoutSecondsPath?: string;
   Retry?: Retrier[];
   Catch?: Catcher[];
   Branches?: Definition[];
@@ -117,10 +118,17 @@ export function lambdaTaskRule(definition: Definition, timeouts: ReadonlyMap<str
       problems.push(`has no Retry on exactly ${LAMBDA_SERVICE_ERRORS.join(', ')}`);
     }
     const timeout = key === null ? undefined : timeouts.get(key);
+    // A callback Task waits for its token, not for the function: its timeout is the wait (an approval's), which
+    // may come from the state (TimeoutSecondsPath); without one it would wait up to a year.
+    const callback = state.Resource?.endsWith('.waitForTaskToken') ?? false;
     if (key === null)
       problems.push('calls a function that is not a ${…} substitution: its timeout is unknown');
     else if (timeout === undefined) problems.push(`calls \${${key}}, which no function table names`);
-    else if (state.TimeoutSeconds === undefined) {
+    else if (callback && state.TimeoutSeconds === undefined) {
+      if (state.TimeoutSecondsPath === undefined) {
+        problems.push('waits for a task token with neither TimeoutSeconds nor TimeoutSecondsPath');
+      }
+    } else if (state.TimeoutSeconds === undefined) {
       problems.push(`has no TimeoutSeconds (the function's timeout is ${timeout} s)`);
     } else if (state.TimeoutSeconds <= timeout) {
       problems.push(

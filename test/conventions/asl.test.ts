@@ -147,6 +147,20 @@ describe('rule 1, standard Lambda retries and timeouts', () => {
               Resource: 'arn:aws:states:::lambda:invoke',
               Parameters: { FunctionName: '${NotifySlackFunctionArn}' },
             },
+            // A callback Task's timeout is its wait: a path is fine, none is not.
+            CallbackWithPath: {
+              ...lambdaTask('unused'),
+              TimeoutSeconds: undefined,
+              TimeoutSecondsPath: '$.run.approvalTimeoutSeconds',
+              Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+              Parameters: { FunctionName: '${PrepareFunctionArn}' },
+            },
+            CallbackForever: {
+              ...lambdaTask('unused'),
+              TimeoutSeconds: undefined,
+              Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+              Parameters: { FunctionName: '${PrepareFunctionArn}' },
+            },
             Done: succeed,
           }),
         ],
@@ -160,6 +174,7 @@ describe('rule 1, standard Lambda retries and timeouts', () => {
       "NoTimeout: has no TimeoutSeconds (the function's timeout is 30 s)",
       'Unknown: calls ${MissingFunctionArn}, which no function table names',
       `Invoke: has no Retry on exactly ${LAMBDA_SERVICE_ERRORS.join(', ')}`,
+      'CallbackForever: waits for a task token with neither TimeoutSeconds nor TimeoutSecondsPath',
     ]);
   });
 });

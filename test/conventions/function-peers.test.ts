@@ -36,8 +36,11 @@ const modulePeers = {
   // The only module that connects to a restored database (node-postgres over TLS).
   database: ['lambdas/restore-test/validate.ts'],
   internet: [
-    // The only module that POSTs to Slack (fetch to the webhook).
+    // The modules that POST to Slack: the incoming webhook, and the Web API in Slack-app mode.
     'lambdas/notify/slack-webhook.ts',
+    'lambdas/notify/slack-app.ts',
+    // A canary's smoke-test webhook.
+    'lambdas/canary/smoke-test.ts',
     // Live TLS probes of the configured endpoints.
     'lambdas/certificates/probe.ts',
     // ACM and load balancers in other regions (us-east-1 for CloudFront), and IAM, a global service.

@@ -30,6 +30,8 @@ function fakeClient(namespaces: Record<string, Namespace>): KubernetesClient {
     patchIngress: unused,
     getHttpRoute: unused,
     patchHttpRoute: unused,
+    getService: unused,
+    listTargetGroupBindings: unused,
     listWorkloads: (namespace: string, kind: WorkloadResource) => answer(namespaces[namespace]?.[kind]),
     listHorizontalPodAutoscalers: (namespace: string) => answer(namespaces[namespace]?.hpas),
   };

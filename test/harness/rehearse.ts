@@ -59,6 +59,17 @@ try {
   const messages = rehearsal.slack.messages;
   console.log(`Slack messages received: ${messages.length}`);
   for (const message of messages) console.log(`  ${message.body.text}`);
+  // Slack-app mode (the canary): messages posted and updated through the Web API.
+  const posted = rehearsal.slack.api.messages;
+  if (posted.length > 0) {
+    console.log(`Slack app messages: ${posted.length}`);
+    for (const message of posted) {
+      const text = (message.current as { text?: string }).text ?? '';
+      console.log(
+        `  ${message.threadTs ? '  ↳ ' : ''}${text}${message.updates.length ? ` (updated ${message.updates.length}×)` : ''}`,
+      );
+    }
+  }
   console.log(
     `Lifecycle events: ${rehearsal.account.events.map((event) => event.detailType).join(', ') || 'none'}`,
   );

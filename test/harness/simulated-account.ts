@@ -16,7 +16,15 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { DescribeClusterCommand, EKSClient, ResourceNotFoundException } from '@aws-sdk/client-eks';
-import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  InvalidOutput,
+  InvalidToken,
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  TaskTimedOut,
+} from '@aws-sdk/client-sfn';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import dynalite from 'dynalite';
@@ -80,6 +88,24 @@ export const DEFAULT_ENDPOINT_ACCESS: EndpointAccess = {
   publicAccessCidrs: ['0.0.0.0/0'],
 };
 
+/** How a callback Task's token was answered, through SendTaskSuccess or SendTaskFailure. */
+export type TaskTokenAnswer =
+  | { at: number; outcome: 'success'; output: unknown }
+  | { at: number; outcome: 'failure'; error: string; cause: string };
+
+/** A task token Step Functions handed out: its Task waits until it is answered or its deadline passes. */
+export interface TaskTokenRecord {
+  token: string;
+  executionArn: string;
+  /** The Task state's name. */
+  state: string;
+  /** When the Task times out, epoch ms on the virtual clock; `Infinity` without a timeout. */
+  deadline: number;
+  /** `closed`: the Task ended otherwise (its Lambda failed). */
+  status: 'open' | 'answered' | 'timed-out' | 'closed';
+  answer?: TaskTokenAnswer;
+}
+
 /** Step Functions serialises an object Detail or Message to JSON before calling the service. */
 const asJson = (value: unknown): unknown =>
   typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
@@ -99,7 +125,8 @@ class SimulatedServiceError extends Error {
 /**
  * The AWS side of a rehearsal, in one place: DynamoDB is dynalite (a real implementation of the DynamoDB API
  * on loopback, so condition expressions behave as in AWS); CloudWatch (alarms, tags, and GetMetricData from
- * `metrics`), EKS and Secrets Manager answer from state through aws-sdk-client-mock (one mock per client
+ * `metrics`), EKS, Secrets Manager and Step Functions (DescribeExecution, and the task-token calls against
+ * `taskTokens`) answer from state through aws-sdk-client-mock (one mock per client
  * class: a runbook's rehearsal extends this one rather than mocking CloudWatchClient again); the state machine's own service integrations (EventBridge, SNS,
  * DynamoDB) are served by `serviceIntegration`.
  */
@@ -118,6 +145,8 @@ export class SimulatedAccount {
   readonly calls: Array<{ at: number; service: string; operation: string; target?: string }> = [];
   /** CloudWatch's series and its GetMetricData (simulated-metrics.ts): limits, pagination, throttling. */
   readonly metrics = new SimulatedMetrics();
+  /** The task tokens of callback Tasks (`.waitForTaskToken`), answered through the SFN client. */
+  readonly taskTokens = new Map<string, TaskTokenRecord>();
   private faults: AwsFault[] = [];
   /** A scenario's endpoint settings per cluster, over the default; cleared by `reset`. */
   private endpointAccess = new Map<string, Partial<EndpointAccess>>();
@@ -177,6 +206,31 @@ export class SimulatedAccount {
     this.faults.push({ times: 1, ...fault });
   }
 
+  /**
+   * A callback Task hands out `token`: from now on SendTaskSuccess and SendTaskFailure accept it, until it
+   * is answered, `timeoutSeconds` have passed on the virtual clock, or the Task closes it.
+   */
+  openTaskToken(
+    token: string,
+    task: { executionArn: string; state: string; timeoutSeconds?: number },
+  ): TaskTokenRecord {
+    const record: TaskTokenRecord = {
+      token,
+      executionArn: task.executionArn,
+      state: task.state,
+      deadline: task.timeoutSeconds === undefined ? Infinity : Date.now() + task.timeoutSeconds * 1000,
+      status: 'open',
+    };
+    this.taskTokens.set(token, record);
+    return record;
+  }
+
+  /** The Task ended without an answer: a later answer gets TaskTimedOut, as from Step Functions. */
+  closeTaskToken(token: string, status: 'timed-out' | 'closed'): void {
+    const record = this.taskTokens.get(token);
+    if (record?.status === 'open') record.status = status;
+  }
+
   async readLock(workload: string, tableName: string): Promise<Record<string, string> | undefined> {
     const answer = await this.dynamodb.send(
       new GetItemCommand({ TableName: tableName, Key: { workload: { S: workload } }, ConsistentRead: true }),
@@ -221,6 +275,7 @@ export class SimulatedAccount {
     this.faults = [];
     this.endpointAccess.clear();
     this.metrics.reset();
+    this.taskTokens.clear();
   }
 
   async close(): Promise<void> {
@@ -395,7 +450,48 @@ export class SimulatedAccount {
       if (status === undefined) throw new SimulatedServiceError('ExecutionDoesNotExist', 'client');
       return { executionArn: input.executionArn, status };
     });
+    sfn.on(SendTaskSuccessCommand).callsFake(async (input: { taskToken?: string; output?: string }) => {
+      const record = this.openTask(input.taskToken, 'SendTaskSuccess');
+      let output: unknown;
+      try {
+        output = JSON.parse(input.output ?? '');
+      } catch {
+        throw new InvalidOutput({ message: 'Invalid Output: the output is not valid JSON', $metadata: {} });
+      }
+      record.status = 'answered';
+      record.answer = { at: timelineNow(), outcome: 'success', output };
+      return {};
+    });
+    sfn
+      .on(SendTaskFailureCommand)
+      .callsFake(async (input: { taskToken?: string; error?: string; cause?: string }) => {
+        const record = this.openTask(input.taskToken, 'SendTaskFailure');
+        record.status = 'answered';
+        record.answer = {
+          at: timelineNow(),
+          outcome: 'failure',
+          error: input.error ?? '',
+          cause: input.cause ?? '',
+        };
+        return {};
+      });
     this.mocks.push(cloudwatch, eks, secrets, sfn);
+  }
+
+  /** The open task of a token, as Step Functions checks it before taking an answer. */
+  private openTask(token: string | undefined, operation: string): TaskTokenRecord {
+    const record = this.taskTokens.get(token ?? '');
+    this.record('states', operation, record?.state);
+    if (!record) throw new InvalidToken({ message: 'Invalid Token', $metadata: {} });
+    if (record.status === 'open' && Date.now() >= record.deadline) record.status = 'timed-out';
+    // What Step Functions answers for a token whose task is over, however it ended.
+    if (record.status !== 'open') {
+      throw new TaskTimedOut({
+        message: "Task Timed Out: 'Provided task does not exist anymore'",
+        $metadata: {},
+      });
+    }
+    return record;
   }
 
   private record(service: string, operation: string, target?: string): void {

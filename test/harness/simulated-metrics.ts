@@ -21,7 +21,17 @@ import { timelineNow } from './virtual-clock';
 // - retention: 60-second data for 15 days, 300-second data for 63 days, hourly data for 455 days;
 // - the statistics of each period over its one-minute samples: Average, Maximum, Minimum, Sum, SampleCount,
 //   pNN; a period without a sample has no datapoint;
-// - throttling on demand (`Throttling`, "Rate exceeded", as CloudWatch's query API answers it).
+// - throttling on demand (`Throttling`, "Rate exceeded", as CloudWatch's query API answers it);
+// - metric math (CloudWatch User Guide, "Metric math syntax and functions"), the part the runbooks send:
+//   `Expression` queries over other queries' ids (metrics or expressions, in any order, no cycles), numbers,
+//   + - * / ^, unary minus, parentheses, FILL(series, number) and ABS. Between two series, a timestamp
+//   missing from one of them counts as 0 ("Missing values in a time series are treated as 0"); a datapoint
+//   that divides by zero (any non-finite result) is dropped, and its result carries CloudWatch's
+//   `ArithmeticError` message. FILL fills every period of [StartTime, EndTime) at the query's Period, or
+//   else its series'. An expression that does not parse, refers to an unknown id or to itself, or gives a
+//   number rather than a series is a ValidationError naming the query; a CloudWatch function or operator
+//   the simulation does not implement is InvalidParameterValue saying so. Expressions count toward the
+//   500 queries, their returned datapoints toward MaxDatapoints; Label defaults to the Id.
 // The SDK's own retries do not run (the client's `send` is mocked): a throttled call reaches the adapter as
 // the SDK would surface it after its retries.
 
@@ -104,6 +114,374 @@ function statistic(stat: string, samples: number[]): number | undefined {
 
 const VALID_ID = /^[a-z][a-zA-Z0-9_]*$/;
 
+type MetricDataQuery = NonNullable<GetMetricDataCommandInput['MetricDataQueries']>[number];
+
+/** The most characters an Expression may have (CloudWatch API reference, MetricDataQuery). */
+const MAX_EXPRESSION_LENGTH = 2048;
+
+const ARITHMETIC_ERROR = {
+  Code: 'ArithmeticError',
+  Value: 'One or more data-points have been dropped due to non-numeric values (NaN, -Infinite, +Infinite)',
+} as const;
+
+// --- Metric math ------------------------------------------------------------------------------------------
+
+type Operator = '+' | '-' | '*' | '/' | '^';
+
+type MathNode =
+  | { type: 'number'; value: number }
+  /** Another query's id (ids start with a lowercase letter). */
+  | { type: 'id'; id: string }
+  /** An uppercase word that is not a call: FILL's REPEAT and LINEAR. */
+  | { type: 'keyword'; name: string }
+  | { type: 'negate'; operand: MathNode }
+  | { type: 'binary'; operator: Operator; left: MathNode; right: MathNode }
+  | { type: 'call'; name: string; args: MathNode[] };
+
+interface Token {
+  kind: 'number' | 'id' | 'name' | 'symbol' | 'end';
+  text: string;
+  /** Where it starts in the expression (0-based). */
+  at: number;
+}
+
+/** What CloudWatch answers for an expression it cannot accept. */
+const expressionError = (id: string, detail: string): Error =>
+  serviceError('ValidationError', `Error in expression ${id}: ${detail}`);
+
+/** Valid metric math the simulation does not evaluate: said so, rather than answered wrongly. */
+const notSimulated = (id: string, detail: string): Error =>
+  serviceError(
+    'InvalidParameterValue',
+    `The simulated CloudWatch cannot evaluate expression ${id}: ${detail}. It implements + - * / ^, unary minus, parentheses, FILL(series, number) and ABS.`,
+  );
+
+function tokenize(expression: string, id: string): Token[] {
+  const tokens: Token[] = [];
+  let at = 0;
+  while (at < expression.length) {
+    const rest = expression.slice(at);
+    const char = rest[0] as string;
+    if (/\s/.test(char)) {
+      at += 1;
+      continue;
+    }
+    const number = /^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/.exec(rest);
+    const word = /^[A-Za-z_][A-Za-z0-9_]*/.exec(rest);
+    if (number) {
+      tokens.push({ kind: 'number', text: number[0], at });
+      at += number[0].length;
+    } else if (word) {
+      const text = word[0];
+      if (text === 'AND' || text === 'OR') notSimulatedOperator(id, text);
+      if (text.startsWith('_')) throw expressionError(id, `unexpected "${text}" at position ${at + 1}`);
+      tokens.push({ kind: /^[a-z]/.test(text) ? 'id' : 'name', text, at });
+      at += text.length;
+    } else if ('+-*/^(),'.includes(char)) {
+      tokens.push({ kind: 'symbol', text: char, at });
+      at += 1;
+    } else if ('<>=!&|'.includes(char)) {
+      notSimulatedOperator(id, /^(?:<=|>=|==|!=|&&|\|\|)/.exec(rest)?.[0] ?? char);
+    } else if (`"'[]`.includes(char)) {
+      throw notSimulated(
+        id,
+        'strings and arrays of time series (SEARCH, METRICS, [a, b]) are not implemented',
+      );
+    } else {
+      throw expressionError(id, `unexpected character "${char}" at position ${at + 1}`);
+    }
+  }
+  tokens.push({ kind: 'end', text: '', at });
+  return tokens;
+}
+
+function notSimulatedOperator(id: string, operator: string): never {
+  throw notSimulated(id, `the comparison and logical operators (${operator}) are not implemented`);
+}
+
+/**
+ * Parses an expression: sums of products of (negated) powers, a power's base a number, an id, a call or a
+ * parenthesised expression. `^` binds tighter than unary minus and groups to the right, as in arithmetic.
+ */
+function parseExpression(expression: string, id: string): MathNode {
+  const tokens = tokenize(expression, id);
+  let position = 0;
+  const peek = (): Token => tokens[position] as Token;
+  const describe = (token: Token): string =>
+    token.kind === 'end' ? 'the end of the expression' : `"${token.text}" at position ${token.at + 1}`;
+  const isSymbol = (text: string): boolean => peek().kind === 'symbol' && peek().text === text;
+  const expect = (text: string): void => {
+    if (!isSymbol(text)) throw expressionError(id, `expected "${text}" but found ${describe(peek())}`);
+    position += 1;
+  };
+
+  const sum = (): MathNode => {
+    let node = product();
+    while (isSymbol('+') || isSymbol('-')) {
+      const operator = peek().text as Operator;
+      position += 1;
+      node = { type: 'binary', operator, left: node, right: product() };
+    }
+    return node;
+  };
+  const product = (): MathNode => {
+    let node = unary();
+    while (isSymbol('*') || isSymbol('/')) {
+      const operator = peek().text as Operator;
+      position += 1;
+      node = { type: 'binary', operator, left: node, right: unary() };
+    }
+    return node;
+  };
+  const unary = (): MathNode => {
+    if (isSymbol('-')) {
+      position += 1;
+      return { type: 'negate', operand: unary() };
+    }
+    return power();
+  };
+  const power = (): MathNode => {
+    const base = primary();
+    if (!isSymbol('^')) return base;
+    position += 1;
+    return { type: 'binary', operator: '^', left: base, right: unary() };
+  };
+  const primary = (): MathNode => {
+    const token = peek();
+    if (token.kind === 'number') {
+      position += 1;
+      return { type: 'number', value: Number(token.text) };
+    }
+    if (token.kind === 'id') {
+      position += 1;
+      return { type: 'id', id: token.text };
+    }
+    if (token.kind === 'name') {
+      position += 1;
+      if (!isSymbol('(')) return { type: 'keyword', name: token.text };
+      position += 1;
+      const args: MathNode[] = [];
+      if (!isSymbol(')')) {
+        args.push(sum());
+        while (isSymbol(',')) {
+          position += 1;
+          args.push(sum());
+        }
+      }
+      expect(')');
+      return { type: 'call', name: token.text, args };
+    }
+    if (isSymbol('(')) {
+      position += 1;
+      const inner = sum();
+      expect(')');
+      return inner;
+    }
+    throw expressionError(id, `unexpected ${describe(token)}`);
+  };
+
+  const root = sum();
+  if (peek().kind !== 'end') throw expressionError(id, `unexpected ${describe(peek())}`);
+  return root;
+}
+
+/** The query ids an expression reads. */
+function references(node: MathNode, into = new Set<string>()): Set<string> {
+  switch (node.type) {
+    case 'id':
+      into.add(node.id);
+      break;
+    case 'negate':
+      references(node.operand, into);
+      break;
+    case 'binary':
+      references(node.left, into);
+      references(node.right, into);
+      break;
+    case 'call':
+      for (const arg of node.args) references(arg, into);
+      break;
+  }
+  return into;
+}
+
+/** A time series as metric math sees it: a value per timestamp (ms), and the period its timestamps step by. */
+interface Series {
+  points: Map<number, number>;
+  periodSeconds: number;
+}
+
+type MathValue = { kind: 'scalar'; value: number } | { kind: 'series'; series: Series };
+
+interface MathContext {
+  /** The expression query's id, for its errors. */
+  id: string;
+  /** The query's Period, if it gives one. */
+  periodSeconds: number | undefined;
+  /** The series of another query, already evaluated. */
+  series(id: string): Series;
+  /** The period starts of the request's time range at this period. */
+  periodStarts(periodSeconds: number): number[];
+  /** Set when a datapoint was dropped for a non-finite value. */
+  dropped: boolean;
+}
+
+function arithmetic(operator: Operator, left: number, right: number): number {
+  switch (operator) {
+    case '+':
+      return left + right;
+    case '-':
+      return left - right;
+    case '*':
+      return left * right;
+    case '/':
+      return left / right;
+    case '^':
+      return left ** right;
+  }
+}
+
+/** A series of the given points, without those whose value is not a finite number (CloudWatch drops them). */
+function finiteSeries(
+  points: Iterable<[number, number]>,
+  periodSeconds: number,
+  context: MathContext,
+): MathValue {
+  const kept = new Map<number, number>();
+  for (const [at, value] of points) {
+    if (Number.isFinite(value)) kept.set(at, value);
+    else context.dropped = true;
+  }
+  return { kind: 'series', series: { points: kept, periodSeconds } };
+}
+
+/** Applies `apply` to a number, or to each datapoint of a series. */
+function pointwise(value: MathValue, apply: (x: number) => number, context: MathContext): MathValue {
+  if (value.kind === 'scalar') return { kind: 'scalar', value: apply(value.value) };
+  const { points, periodSeconds } = value.series;
+  return finiteSeries(
+    [...points].map(([at, x]) => [at, apply(x)]),
+    periodSeconds,
+    context,
+  );
+}
+
+function evaluate(node: MathNode, context: MathContext): MathValue {
+  switch (node.type) {
+    case 'number':
+      return { kind: 'scalar', value: node.value };
+    case 'id':
+      return { kind: 'series', series: context.series(node.id) };
+    case 'keyword':
+      throw expressionError(context.id, `unexpected ${node.name}`);
+    case 'negate':
+      return pointwise(evaluate(node.operand, context), (x) => -x, context);
+    case 'binary': {
+      const left = evaluate(node.left, context);
+      const right = evaluate(node.right, context);
+      const apply = (a: number, b: number) => arithmetic(node.operator, a, b);
+      if (left.kind === 'scalar' && right.kind === 'scalar')
+        return { kind: 'scalar', value: apply(left.value, right.value) };
+      if (left.kind === 'scalar') return pointwise(right, (b) => apply(left.value, b), context);
+      if (right.kind === 'scalar') return pointwise(left, (a) => apply(a, right.value), context);
+      // Over the union of both series' timestamps, a missing value counting as 0.
+      const timestamps = new Set([...left.series.points.keys(), ...right.series.points.keys()]);
+      return finiteSeries(
+        [...timestamps].map((at) => [
+          at,
+          apply(left.series.points.get(at) ?? 0, right.series.points.get(at) ?? 0),
+        ]),
+        Math.max(left.series.periodSeconds, right.series.periodSeconds),
+        context,
+      );
+    }
+    case 'call':
+      return call(node.name, node.args, context);
+  }
+}
+
+function call(name: string, args: MathNode[], context: MathContext): MathValue {
+  const arity = (count: number) => {
+    if (args.length !== count)
+      throw expressionError(context.id, `${name} takes ${count} argument(s), not ${args.length}`);
+  };
+  switch (name) {
+    case 'ABS':
+      arity(1);
+      return pointwise(evaluate(args[0] as MathNode, context), Math.abs, context);
+    case 'FILL': {
+      arity(2);
+      const target = evaluate(args[0] as MathNode, context);
+      if (target.kind !== 'series')
+        throw expressionError(context.id, 'the first argument of FILL must be a time series');
+      const filler = args[1] as MathNode;
+      if (filler.type === 'keyword') {
+        if (filler.name === 'REPEAT' || filler.name === 'LINEAR')
+          throw notSimulated(context.id, `FILL with ${filler.name} is not implemented`);
+        throw expressionError(context.id, `FILL does not take ${filler.name}`);
+      }
+      const value = evaluate(filler, context);
+      if (value.kind !== 'scalar')
+        throw expressionError(context.id, 'FILL of one time series takes a number, REPEAT or LINEAR');
+      const { points, periodSeconds } = target.series;
+      const filled = new Map(points);
+      for (const at of context.periodStarts(context.periodSeconds ?? periodSeconds)) {
+        if (!filled.has(at)) filled.set(at, value.value);
+      }
+      return finiteSeries(filled, periodSeconds, context);
+    }
+    default:
+      throw notSimulated(context.id, `${name}() is not implemented (or is not a CloudWatch function)`);
+  }
+}
+
+/**
+ * The periods CloudWatch answers for [start, end) (ms): aligned to the epoch, from the first whole period at or
+ * after StartTime to before EndTime, within the period's retention and not after now.
+ */
+function periodStarts(start: number, end: number, periodSeconds: number): number[] {
+  const periodMs = periodSeconds * 1000;
+  const now = Date.now();
+  const kept = now - retentionMs(periodSeconds);
+  const starts: number[] = [];
+  for (let at = Math.ceil(start / periodMs) * periodMs; at < end; at += periodMs) {
+    if (at >= kept && at <= now) starts.push(at);
+  }
+  return starts;
+}
+
+/**
+ * The queries' ids in an order that evaluates every expression after the queries it reads; an unknown id or a
+ * cycle is the ValidationError of the expression that has it.
+ */
+function evaluationOrder(ids: readonly string[], expressions: ReadonlyMap<string, MathNode>): string[] {
+  const known = new Set(ids);
+  const order: string[] = [];
+  const done = new Set<string>();
+  const path: string[] = [];
+  const visit = (id: string): void => {
+    if (done.has(id)) return;
+    const expression = expressions.get(id);
+    if (expression) {
+      path.push(id);
+      for (const input of references(expression)) {
+        if (!known.has(input)) throw expressionError(id, `unknown id "${input}"`);
+        if (path.includes(input))
+          throw expressionError(
+            id,
+            `circular reference ${[...path.slice(path.indexOf(input)), input].join(' -> ')}`,
+          );
+        visit(input);
+      }
+      path.pop();
+    }
+    done.add(id);
+    order.push(id);
+  };
+  for (const id of ids) visit(id);
+  return order;
+}
+
 interface PreparedQuery {
   id: string;
   label: string;
@@ -111,6 +489,13 @@ interface PreparedQuery {
   /** Timestamps (ms) with a datapoint, in ScanBy order, and their values. */
   timestamps: number[];
   values: number[];
+  /** An expression dropped datapoints that were not finite numbers (division by zero). */
+  dropped: boolean;
+}
+
+interface EvaluatedQuery {
+  series: Series;
+  dropped: boolean;
 }
 
 /** CloudWatch's series and GetMetricData; reset per scenario. */
@@ -227,6 +612,7 @@ export class SimulatedMetrics {
         'The parameter StartTime must be less than the parameter EndTime.',
       );
     const ids = new Set<string>();
+    const expressions = new Map<string, MathNode>();
     for (const [index, query] of queries.entries()) {
       const id = query.Id ?? '';
       if (!VALID_ID.test(id))
@@ -240,21 +626,52 @@ export class SimulatedMetrics {
           `The values for parameter id in MetricDataQueries are not unique: ${id} is used twice.`,
         );
       ids.add(id);
-      if (query.Expression !== undefined)
+      const member = `MetricDataQueries.member.${index + 1}`;
+      if ((query.Expression === undefined) === (query.MetricStat === undefined))
+        throw serviceError(
+          'ValidationError',
+          `Exactly one of MetricStat and Expression must be given in ${member} (${id}).`,
+        );
+      // A metric's period is its MetricStat's; an expression's Period is optional (its series' otherwise).
+      const [field, period] =
+        query.Expression === undefined
+          ? ['MetricStat.Period', query.MetricStat?.Period ?? 0]
+          : ['Period', query.Period];
+      if (
+        period !== undefined &&
+        !([1, 5, 10, 20, 30].includes(period) || (period >= 60 && period % 60 === 0))
+      )
         throw serviceError(
           'InvalidParameterValue',
-          `The simulated CloudWatch serves MetricStat queries only (MetricDataQueries.member.${index + 1} has an Expression).`,
+          `The parameter ${member}.${field} must be 1, 5, 10, 20, 30, or any multiple of 60.`,
         );
-      const period = query.MetricStat?.Period ?? 0;
-      if (!([1, 5, 10, 20, 30].includes(period) || (period >= 60 && period % 60 === 0)))
-        throw serviceError(
-          'InvalidParameterValue',
-          `The parameter MetricDataQueries.member.${index + 1}.MetricStat.Period must be 1, 5, 10, 20, 30, or any multiple of 60.`,
-        );
+      if (query.Expression !== undefined) {
+        if (query.Expression.length < 1 || query.Expression.length > MAX_EXPRESSION_LENGTH)
+          throw serviceError(
+            'ValidationError',
+            `1 validation error detected: Value at '${member}.expression' failed to satisfy constraint: Member must have length between 1 and ${MAX_EXPRESSION_LENGTH}`,
+          );
+        expressions.set(id, parseExpression(query.Expression, id));
+      }
     }
+    const order = evaluationOrder([...ids], expressions);
 
     const descending = (input.ScanBy ?? 'TimestampDescending') === 'TimestampDescending';
-    const prepared = queries.map((query) => this.prepare(query, start, end, descending));
+    const evaluated = this.evaluateQueries(queries, order, expressions, start, end);
+    const prepared = queries.map((query): PreparedQuery => {
+      const id = query.Id ?? '';
+      const { series, dropped } = evaluated.get(id) as EvaluatedQuery;
+      const timestamps = [...series.points.keys()].sort((a, b) => (descending ? b - a : a - b));
+      return {
+        id,
+        label:
+          query.Label ?? (query.Expression === undefined ? (query.MetricStat?.Metric?.MetricName ?? '') : id),
+        returnData: query.ReturnData ?? true,
+        timestamps,
+        values: timestamps.map((at) => series.points.get(at) as number),
+        dropped,
+      };
+    });
     const returned = prepared.filter((query) => query.returnData);
     const fingerprint = createHash('sha256')
       .update(JSON.stringify([queries, start, end, input.ScanBy ?? '', maxDatapoints]))
@@ -285,6 +702,7 @@ export class SimulatedMetrics {
           Timestamps: query.timestamps.slice(from - position, to - position).map((at) => new Date(at)),
           Values: query.values.slice(from - position, to - position),
           StatusCode: to < position + query.timestamps.length ? 'PartialData' : 'Complete',
+          ...(query.dropped && { Messages: [ARITHMETIC_ERROR] }),
         });
       }
       position += query.timestamps.length;
@@ -298,49 +716,61 @@ export class SimulatedMetrics {
     };
   }
 
-  private prepare(
-    query: NonNullable<GetMetricDataCommandInput['MetricDataQueries']>[number],
+  /** Every query's series: metrics read from the store, expressions evaluated after what they read. */
+  private evaluateQueries(
+    queries: MetricDataQuery[],
+    order: string[],
+    expressions: ReadonlyMap<string, MathNode>,
     start: number,
     end: number,
-    descending: boolean,
-  ): PreparedQuery {
-    const stat = query.MetricStat;
+  ): Map<string, EvaluatedQuery> {
+    const byId = new Map(queries.map((query) => [query.Id ?? '', query]));
+    const evaluated = new Map<string, EvaluatedQuery>();
+    for (const id of order) {
+      const query = byId.get(id) as MetricDataQuery;
+      const expression = expressions.get(id);
+      if (!expression) {
+        evaluated.set(id, { series: this.metricSeries(query.MetricStat, start, end), dropped: false });
+        continue;
+      }
+      const context: MathContext = {
+        id,
+        periodSeconds: query.Period,
+        series: (input) => (evaluated.get(input) as EvaluatedQuery).series,
+        periodStarts: (periodSeconds) => periodStarts(start, end, periodSeconds),
+        dropped: false,
+      };
+      const value = evaluate(expression, context);
+      if (value.kind !== 'series')
+        throw expressionError(id, 'the expression must give a time series, not a single number');
+      evaluated.set(id, { series: value.series, dropped: context.dropped });
+    }
+    return evaluated;
+  }
+
+  /** A metric's datapoints over [start, end): the statistic of each period with samples. */
+  private metricSeries(stat: MetricDataQuery['MetricStat'], start: number, end: number): Series {
     const metric = stat?.Metric;
     const identity: MetricIdentity = {
       namespace: metric?.Namespace ?? '',
       metricName: metric?.MetricName ?? '',
       dimensions: Object.fromEntries((metric?.Dimensions ?? []).map((d) => [d.Name ?? '', d.Value ?? ''])),
     };
-    const periodMs = (stat?.Period ?? 60) * 1000;
+    const periodSeconds = stat?.Period ?? 60;
+    const periodMs = periodSeconds * 1000;
     const found = this.series.get(identityKey(identity));
-    const timestamps: number[] = [];
-    const values: number[] = [];
+    const points = new Map<number, number>();
     if (found) {
-      const kept = Date.now() - retentionMs(stat?.Period ?? 60);
-      // Periods aligned to the epoch, from the first whole period at or after StartTime to before EndTime.
-      for (let at = Math.ceil(start / periodMs) * periodMs; at < end; at += periodMs) {
-        if (at < kept || at > Date.now()) continue;
+      for (const at of periodStarts(start, end, periodSeconds)) {
         const samples: number[] = [];
         for (let minute = at; minute < at + periodMs; minute += MINUTE_MS) {
           const sample = found.source(minute);
           if (sample !== undefined) samples.push(sample);
         }
         const value = statistic(stat?.Stat ?? 'Average', samples);
-        if (value === undefined) continue;
-        timestamps.push(at);
-        values.push(value);
+        if (value !== undefined) points.set(at, value);
       }
     }
-    if (descending) {
-      timestamps.reverse();
-      values.reverse();
-    }
-    return {
-      id: query.Id ?? '',
-      label: query.Label ?? identity.metricName,
-      returnData: query.ReturnData ?? true,
-      timestamps,
-      values,
-    };
+    return { points, periodSeconds };
   }
 }

@@ -75,6 +75,21 @@ const UNSCOPABLE_RIGHTSIZING = {
 } as const;
 const UNSCOPABLE_RIGHTSIZING_ACTIONS = new Set<string>(Object.values(UNSCOPABLE_RIGHTSIZING).flat());
 
+/**
+ * The canary promotion's read-only calls that define no resource types in the Service Authorization Reference
+ * (the construct acknowledges each), by the step whose policy alone makes them.
+ */
+const UNSCOPABLE_CANARY = {
+  // Confirming an ALB step's weights on the load balancer: ELB's Describe* calls have no resource-level permissions.
+  observe: [
+    'elasticloadbalancing:DescribeRules',
+    'elasticloadbalancing:DescribeListeners',
+    'elasticloadbalancing:DescribeTargetGroups',
+  ],
+  // The checks' series: GetMetricData defines no resource types.
+  analyse: ['cloudwatch:GetMetricData'],
+} as const;
+
 describe('the runbooks permissions', () => {
   let synthesized: Synthesized;
   let roleIds: {
@@ -134,8 +149,27 @@ describe('the runbooks permissions', () => {
   });
 
   it('uses Resource "*" only for actions that cannot be scoped', () => {
-    const unscoped = policyStatements(synthesized.template).filter(({ statement }) =>
+    // The canary's steps make some of the same calls as the certificate check and the right-sizing report:
+    // they are checked apart, below.
+    const canary = present(synthesized.stack.canary, 'the canary promotion');
+    const canaryPolicies = {
+      observe: idOf(synthesized, present(canary.observePolicy, "the canary observe step's policy")),
+      analyse: idOf(synthesized, canary.analysePolicy),
+    };
+    const ofCanary = new Set<string>(Object.values(canaryPolicies));
+    const everyUnscoped = policyStatements(synthesized.template).filter(({ statement }) =>
       asArray(statement.Resource).includes('*'),
+    );
+    const unscoped = everyUnscoped.filter(({ policy }) => !ofCanary.has(policy));
+    expect(
+      everyUnscoped
+        .filter(({ policy }) => ofCanary.has(policy))
+        .map(({ policy, statement }) => ({ policy, actions: asArray(statement.Action) }))
+        .sort((a, b) => a.policy.localeCompare(b.policy)),
+    ).toEqual(
+      (Object.keys(canaryPolicies) as (keyof typeof canaryPolicies)[])
+        .map((step) => ({ policy: canaryPolicies[step], actions: [...UNSCOPABLE_CANARY[step]] }))
+        .sort((a, b) => a.policy.localeCompare(b.policy)),
     );
     expect(
       unscoped
@@ -199,7 +233,7 @@ describe('the runbooks permissions', () => {
       },
     ];
 
-    it("prepare: finds the cluster, takes the lock, reads the alarms, their tags and the lock holder's execution, nothing else", () => {
+    it("prepare: finds the cluster, takes the lock, reads the alarms, their tags and the lock holder's execution, rejects a waiting canary's approval, nothing else", () => {
       const { rollback } = synthesized;
       expect(sorted(statementsOf(roleIds.prepare))).toEqual(
         sorted([
@@ -226,6 +260,13 @@ describe('the runbooks permissions', () => {
             Action: 'states:DescribeExecution',
             Effect: 'Allow',
             Resource: localArn('states', 'execution:platform-runbooks-prod-*:*'),
+          },
+          {
+            // A canary waiting for approval is aborted by rejecting it: that state machine's tokens only.
+            Sid: 'RejectCanaryApproval',
+            Action: 'states:SendTaskFailure',
+            Effect: 'Allow',
+            Resource: localArn('states', 'stateMachine:platform-runbooks-prod-canary'),
           },
         ]),
       );
@@ -420,11 +461,12 @@ describe('the runbooks permissions', () => {
     });
   };
 
-  /** The state machines of the example's three runbooks. */
+  /** The state machines of the example's four runbooks. */
   const workflows = (from: Synthesized) => [
     from.rollback.workflow,
     present(from.stack.certificates, 'the certificate check').workflow,
     present(from.stack.rightsizing, 'the right-sizing report').workflow,
+    present(from.stack.canary, 'the canary promotion').workflow,
   ];
 
   describe('with an existing on-call topic', () => {

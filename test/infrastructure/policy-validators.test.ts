@@ -3,6 +3,7 @@ import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
+import { canaryFunctions } from '../../lambdas/canary/functions';
 import { RunbookFunction } from '../../lib/runbook-function';
 import {
   controlTowerFindings,
@@ -52,7 +53,7 @@ const variants: [string, () => Record<string, unknown>][] = [
       const raw = exampleConfig();
       (raw.rollback as Record<string, unknown>).tagDiscoveryAlarmPrefixes = [];
       raw.eksClusters = [
-        { name: 'prod-eks', namespaces: ['checkout', 'payments'] },
+        { name: 'prod-eks', namespaces: ['checkout', 'payments', 'search'] },
         { name: 'prod-eks-2', namespaces: ['search'] },
       ];
       return { ...raw, account: '123456789012', region: 'eu-west-1' };
@@ -69,7 +70,41 @@ const variants: [string, () => Record<string, unknown>][] = [
       return raw;
     },
   ],
-  ['the private-cluster example (VPC, NAT, endpoints created, restore tests)', vpcExampleConfig],
+  [
+    'a canary of the replica-ratio router only, with a smoke test, no approval and no Slack app',
+    () => ({
+      ...exampleConfig(),
+      slack: { webhookSecretName: 'platform-runbooks/slack-webhook' },
+      canary: {
+        services: [
+          {
+            name: 'payments',
+            cluster: 'prod-eks',
+            namespace: 'payments',
+            stableDeployment: 'payments-worker',
+            canaryDeployment: 'payments-worker-canary',
+            router: { type: 'replica-ratio', totalReplicas: 10 },
+            checks: [
+              {
+                name: 'error-rate',
+                canary: {
+                  type: 'metric',
+                  metric: { namespace: 'Payments', metricName: 'Errors', stat: 'Sum' },
+                },
+                stable: {
+                  type: 'metric',
+                  metric: { namespace: 'Payments', metricName: 'Errors', stat: 'Sum' },
+                },
+                max: 5,
+              },
+            ],
+            smokeTest: { url: 'https://smoke.example.com/payments' },
+          },
+        ],
+      },
+    }),
+  ],
+  ['the private-cluster example (VPC, NAT, endpoints created, restore tests, a canary)', vpcExampleConfig],
   [
     'restore tests of RDS instances only, without customer managed keys',
     () => {
@@ -170,9 +205,12 @@ describe("AWS's Control Tower proactive controls (cfn-guard)", () => {
     ).toEqual(functionEntries.map((entry) => entry.serviceName).sort());
     for (const [, reason] of outside) expect(reason).toMatch(/no network section/);
 
-    // Without internet access: exactly the functions that reach the internet, which the subnets lack.
+    // Without internet access: exactly the functions that reach the internet, which the subnets lack (the VPC
+    // example's canary also has a smoke test).
     const withoutInternet = synth(noInternetWithCertificates());
-    const reachInternet = functionEntries.filter((entry) => entry.reaches.includes('internet'));
+    const reachInternet = [...functionEntries, canaryFunctions.smokeTest].filter((entry) =>
+      entry.reaches.includes('internet'),
+    );
     expect(reachInternet.some((entry) => entry.serviceName.startsWith('certificates-'))).toBe(true);
     const noInternet = placementAcknowledgements(withoutInternet);
     expect(noInternet.map(([name]) => name).sort()).toEqual(

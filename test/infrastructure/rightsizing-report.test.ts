@@ -185,7 +185,7 @@ describe('the cost right-sizing report', () => {
 
     it('maps over exactly the configured clusters, with their namespaces', () => {
       expect(substitution('RightsizingClusters')).toEqual([
-        { name: 'prod-eks', namespaces: ['checkout', 'payments'] },
+        { name: 'prod-eks', namespaces: ['checkout', 'payments', 'search'] },
       ]);
       expect(runbook().clusters.map((cluster) => cluster.name)).toEqual(['prod-eks']);
       // Without `clusters`: every cluster of eksClusters.
@@ -194,7 +194,7 @@ describe('the cost right-sizing report', () => {
           {
             ...exampleConfig(),
             eksClusters: [
-              { name: 'prod-eks', namespaces: ['checkout', 'payments'] },
+              { name: 'prod-eks', namespaces: ['checkout', 'payments', 'search'] },
               { name: 'tools-eks', namespaces: ['ingress'] },
             ],
           },
@@ -202,7 +202,7 @@ describe('the cost right-sizing report', () => {
         ),
       );
       expect(substitution('RightsizingClusters', everyCluster)).toEqual([
-        { name: 'prod-eks', namespaces: ['checkout', 'payments'] },
+        { name: 'prod-eks', namespaces: ['checkout', 'payments', 'search'] },
         { name: 'tools-eks', namespaces: ['ingress'] },
       ]);
     });
@@ -361,7 +361,10 @@ describe('the cost right-sizing report', () => {
           PrincipalArn: principal,
           Type: 'STANDARD',
           AccessPolicies: [
-            { PolicyArn: EKS_VIEW, AccessScope: { Type: 'namespace', Namespaces: ['checkout', 'payments'] } },
+            {
+              PolicyArn: EKS_VIEW,
+              AccessScope: { Type: 'namespace', Namespaces: ['checkout', 'payments', 'search'] },
+            },
           ],
         },
       ]);
@@ -376,7 +379,7 @@ describe('the cost right-sizing report', () => {
           {
             ...exampleConfig(),
             eksClusters: [
-              { name: 'prod-eks', namespaces: ['checkout', 'payments'] },
+              { name: 'prod-eks', namespaces: ['checkout', 'payments', 'search'] },
               { name: 'tools-eks', namespaces: ['ingress'] },
             ],
           },

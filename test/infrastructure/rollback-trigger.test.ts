@@ -120,7 +120,7 @@ describe('the rollback runbook trigger', () => {
     }));
     expect(Buffer.byteLength(JSON.stringify(targets))).toBeLessThan(3_500);
     (raw.rollback as Record<string, unknown>).targets = targets;
-    raw.eksClusters = [{ name: 'prod-eks', namespaces: ['checkout', 'payments'] }, ...clusters];
+    raw.eksClusters = [{ name: 'prod-eks', namespaces: ['checkout', 'payments', 'search'] }, ...clusters];
     expect(() => synth(raw)).toThrow(
       /eksClusters \(\d+\) take \d+ bytes in the prepare Lambda's environment/,
     );

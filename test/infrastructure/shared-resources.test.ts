@@ -1,6 +1,7 @@
 import { App, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { canaryApprovalEndpoint, canaryFunctions } from '../../lambdas/canary/functions';
 import { certificateFunctions } from '../../lambdas/certificates/functions';
 import { notifySlackFunction } from '../../lambdas/notify/functions';
 import { rightsizingFunctions } from '../../lambdas/rightsizing/functions';
@@ -169,7 +170,7 @@ describe('a stack whose configuration leaves a runbook out', () => {
     outputs: string[];
     writesReports: boolean;
   }
-  type Section = 'rollback' | 'certificates' | 'rightsizing';
+  type Section = 'rollback' | 'certificates' | 'rightsizing' | 'canary';
   const runbooks: Record<Section, RunbookSection> = {
     rollback: {
       construct: (stack: RunbooksStack) => stack.rollback,
@@ -191,6 +192,17 @@ describe('a stack whose configuration leaves a runbook out', () => {
       functions: Object.values(rightsizingFunctions),
       outputs: ['RightsizingStateMachineArn'],
       writesReports: true,
+    },
+    canary: {
+      construct: (stack: RunbooksStack) => stack.canary,
+      stateMachine: 'platform-runbooks-prod-canary',
+      // No example service has a smoke test; the example's Slack app and approval bring the endpoint.
+      functions: [
+        ...Object.values(canaryFunctions).filter((entry) => entry !== canaryFunctions.smokeTest),
+        canaryApprovalEndpoint,
+      ],
+      outputs: ['CanaryStateMachineArn', 'CanaryApprovalUrl'],
+      writesReports: false,
     },
   };
   const sections = Object.keys(runbooks) as Section[];

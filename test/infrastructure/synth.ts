@@ -7,6 +7,7 @@ import { FAIL_SYNTH_ON_VALIDATION_ERRORS_CONTEXT, VALIDATION_REPORT_FILE } from 
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parse } from 'yaml';
+import { canaryApprovalEndpoint, canaryFunctions } from '../../lambdas/canary/functions';
 import { certificateFunctions } from '../../lambdas/certificates/functions';
 import { rightsizingFunctions } from '../../lambdas/rightsizing/functions';
 import { notifySlackFunction } from '../../lambdas/notify/functions';
@@ -33,18 +34,24 @@ export interface Synthesized {
 }
 
 /**
- * Every Lambda the example configuration's stack deploys (its rollback, certificates and rightsizing
- * sections): the Slack notifier and the entries of each runbook's function table.
+ * Every Lambda the example configuration's stack deploys (its rollback, certificates, rightsizing and canary
+ * sections): the Slack notifier and the entries of each runbook's function table; of the canary's, all but
+ * the smoke test (no example service has one), and the Slack approval endpoint (`slack.app` and an approval).
  */
 export const functionEntries: readonly RunbookFunctionEntry[] = [
   notifySlackFunction,
   ...Object.values(rollbackFunctions),
   ...Object.values(certificateFunctions),
   ...Object.values(rightsizingFunctions),
+  ...Object.values(canaryFunctions).filter((entry) => entry !== canaryFunctions.smokeTest),
+  canaryApprovalEndpoint,
 ];
 
-/** The state machines of the example configuration's stack: the rollback, the certificate check, the right-sizing report. */
-export const STATE_MACHINE_COUNT = 3;
+/**
+ * The state machines of the example configuration's stack: the rollback, the certificate check, the right-sizing
+ * report, the canary promotion.
+ */
+export const STATE_MACHINE_COUNT = 4;
 
 const examplePath = new URL('../../lib/config/example.yaml', import.meta.url);
 const vpcExamplePath = new URL('../../lib/config/example-vpc.yaml', import.meta.url);

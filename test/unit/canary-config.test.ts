@@ -1,19 +1,25 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import * as z from 'zod/mini';
 import {
+  approversSetting,
   canaryRunMinutes,
   canaryRuntime,
   canarySectionSchema,
   checkCanarySection,
   mannWhitneyMinimumP,
+  MAX_APPROVERS_JSON_BYTES,
   MAX_CANARY_RUN_MINUTES,
   servicePlan,
   type CanarySection,
 } from '../../lib/config/canary';
+import { ConfigError, parseConfig } from '../../lib/config/load';
+import { configSchema } from '../../lib/config/schema';
 import { eksClusterSchema } from '../../lib/config/shared';
 
-// The section is not in configSchema yet (the construct slice adds it): these tests compose it with the one
-// shared section it is checked against, as schema.ts will.
+// Most tests compose the section with the one shared section it is checked against, as schema.ts does; the
+// last ones go through the whole configuration (configSchema), with the shared Slack app settings.
 const testSchema = z
   .strictObject({ canary: canarySectionSchema, eksClusters: z.array(eksClusterSchema) })
   .check(z.superRefine((config, ctx) => checkCanarySection(config, ctx)));
@@ -278,5 +284,114 @@ describe('canaryRuntime', () => {
   it('escapes the JSON for an ASL string', () => {
     const runtime = canaryRuntime({ environment: 'prod', settings });
     expect(runtime.substitutions.Services).toContain('\\"checkout\\"');
+  });
+});
+
+describe('approversSetting', () => {
+  it('maps each workload with an approval to its approvers, by the lock key', () => {
+    const settings = section(
+      raw([
+        service({ approval: { approvers: ['U024BE7LH', 'W012A3CDE'] } }),
+        service({ name: 'payments', namespace: 'payments', stableDeployment: 'payments-api' }),
+      ]),
+    );
+    expect(approversSetting(settings)).toEqual({ 'prod-eks/shop/checkout': ['U024BE7LH', 'W012A3CDE'] });
+    expect(canaryRuntime({ environment: 'prod', settings }).approvers).toEqual(approversSetting(settings));
+  });
+
+  it('refuses more approvers than fit in the approval endpoint’s environment', () => {
+    const approvers = Array.from({ length: 50 }, (_, index) => `U${String(index).padStart(10, '0')}`);
+    const services = Array.from({ length: 6 }, (_, index) =>
+      service({
+        name: `checkout-${index}`,
+        stableDeployment: `checkout-${index}`,
+        canaryDeployment: `checkout-${index}-canary`,
+        approval: { approvers },
+      }),
+    );
+    expect(messagesAt(raw(services), 'canary.services')).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^the approvers of all services take \\d+ bytes .* more than the ${MAX_APPROVERS_JSON_BYTES}`,
+        ),
+      ),
+    ]);
+  });
+});
+
+describe('the canary section in the configuration', () => {
+  const example = (): Record<string, unknown> =>
+    parse(readFileSync(new URL('../../lib/config/example.yaml', import.meta.url), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+  /** The ConfigError message for a raw configuration, or fails the test. */
+  function errorFor(config: unknown): string {
+    try {
+      parseConfig(config, 'test.yaml');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as Error).message;
+    }
+    throw new Error('the configuration was accepted');
+  }
+  const withServices = (services: unknown[]) => ({ ...example(), canary: { services } });
+
+  it('takes the example’s two services and its Slack app', () => {
+    const config = parseConfig(example(), 'example.yaml');
+    expect(config.canary?.services.map((entry) => [entry.name, entry.router.type])).toEqual([
+      ['checkout', 'alb'],
+      ['search', 'gateway-api'],
+    ]);
+    expect(config.slack.app).toEqual({
+      botTokenSecretName: 'platform-runbooks/slack-bot-token',
+      signingSecretName: 'platform-runbooks/slack-signing-secret',
+      channelId: 'C0123ABCD',
+    });
+  });
+
+  it('is checked against eksClusters, naming the service’s field', () => {
+    expect(errorFor(withServices([service({ cluster: 'prod-eks' })]))).toContain(
+      '  - canary.services[0].namespace: namespace "shop" is not in eksClusters["prod-eks"].namespaces, so the runbook has no access to it',
+    );
+    expect(errorFor(withServices([service({ cluster: 'tools-eks' })]))).toContain(
+      '  - canary.services[0].cluster: cluster "tools-eks" is not listed in eksClusters',
+    );
+  });
+
+  it('counts as a runbook section: a configuration with only the canary is deployable', () => {
+    const onlyCanary = Object.fromEntries(
+      Object.entries(example()).filter(([key]) => !['rollback', 'certificates', 'rightsizing'].includes(key)),
+    );
+    expect(parseConfig(onlyCanary, 'test.yaml').canary?.services).toHaveLength(2);
+  });
+
+  it('takes an approval without a Slack app: it is then answered from the CLI', () => {
+    const config = parseConfig({ ...example(), slack: { webhookSecretName: 'hook' } }, 'test.yaml');
+    expect(config.slack.app).toBeUndefined();
+    expect(config.canary?.services[0]?.approval?.approvers).toEqual(['U0123ABCDE']);
+  });
+
+  it.each([
+    [
+      'a channel name',
+      { channelId: '#deploys' },
+      'slack.app.channelId',
+      /must be a Slack channel ID such as C0123ABCD/,
+    ],
+    ['a user id as channel', { channelId: 'U0123ABCD' }, 'slack.app.channelId', /must be a Slack channel ID/],
+    ['no signing secret', { signingSecretName: undefined }, 'slack.app.signingSecretName', /./],
+    ['an empty bot token secret name', { botTokenSecretName: '' }, 'slack.app.botTokenSecretName', /./],
+    ['an unknown key', { signingSecret: 'plain' }, 'slack.app', /signingSecret/],
+  ])('refuses a Slack app with %s', (_name, change: Record<string, unknown>, path, message) => {
+    const config = example();
+    const slack = config.slack as { app: Record<string, unknown> };
+    const app = Object.fromEntries(
+      Object.entries({ ...slack.app, ...change }).filter(([, value]) => value !== undefined),
+    );
+    const result = configSchema.safeParse({ ...config, slack: { ...slack, app } });
+    expect(result.success).toBe(false);
+    const issues = result.error?.issues.filter((issue) => issue.path.join('.') === path) ?? [];
+    expect(issues.map((issue) => issue.message).join('\n')).toMatch(message);
   });
 });

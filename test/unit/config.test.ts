@@ -37,7 +37,9 @@ describe('the configuration', () => {
   it('accepts the example, with defaults filled in', () => {
     const config = loadConfig(examplePath);
     expect(config.environment).toBe('prod');
-    expect(config.eksClusters).toEqual([{ name: 'prod-eks', namespaces: ['checkout', 'payments'] }]);
+    expect(config.eksClusters).toEqual([
+      { name: 'prod-eks', namespaces: ['checkout', 'payments', 'search'] },
+    ]);
     expect(config.rollback?.targets).toHaveLength(2);
     expect(config.rollback?.tagDiscoveryAlarmPrefixes).toEqual(['rollback-']);
     expect(config.onCall.existingTopicArn).toBeUndefined();
@@ -59,9 +61,9 @@ describe('the configuration', () => {
 
   it('names an alarm target in a namespace the runbooks have no access to', () => {
     const raw = example();
-    target(raw, 1).namespace = 'search';
+    target(raw, 1).namespace = 'inventory';
     expect(errorFor(raw)).toMatch(
-      /rollback\.targets\[1\]\.namespace: namespace "search" is not in eksClusters/,
+      /rollback\.targets\[1\]\.namespace: namespace "inventory" is not in eksClusters/,
     );
   });
 
@@ -84,8 +86,9 @@ describe('the configuration', () => {
     delete raw.rollback;
     delete raw.certificates;
     delete raw.rightsizing;
+    delete raw.canary;
     expect(errorFor(raw)).toMatch(
-      /\(root\): no runbook is configured: add a runbook section \(rollback, certificates, restoreTests, rightsizing\)/,
+      /\(root\): no runbook is configured: add a runbook section \(rollback, certificates, restoreTests, rightsizing, canary\)/,
     );
   });
 

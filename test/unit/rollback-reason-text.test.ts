@@ -19,7 +19,7 @@ describe('the rollback’s guard sentences', () => {
       'deployment-changed',
       'the Deployment was deployed again while the rollback was being prepared; that deploy was left alone',
     ],
-    ['canary-in-progress', 'a canary is in progress on this workload; its analysis decides'],
+    ['canary-in-progress', 'a canary is in progress on this workload'],
     ['rollback-in-progress', 'another alarm already started a rollback of this workload'],
     ['not-in-alarm', 'the alarm is not in ALARM'],
     ['duplicate-event', 'this alarm event was already handled'],
@@ -30,6 +30,15 @@ describe('the rollback’s guard sentences', () => {
   it('says how recent the previous rollback was from the cooldown minutes', () => {
     expect(reasonText('cooldown', { cooldownMinutes: 30 })).toBe('rolled back less than 30 minutes ago');
     expect(reasonText('cooldown', { cooldownMinutes: 1 })).toBe('rolled back less than 1 minute ago');
+  });
+
+  it('says what was done about a running canary: asked to abort in act mode, would be in shadow mode', () => {
+    expect(reasonText('canary-in-progress', { canaryAbort: 'requested' })).toBe(
+      'a canary is in progress on this workload; it was asked to abort, and sends all traffic back to stable within one interval',
+    );
+    expect(reasonText('canary-in-progress', { canaryAbort: 'would-request' })).toBe(
+      'a canary is in progress on this workload; in act mode it would be asked to abort',
+    );
   });
 
   it('still says something about the cooldown when its minutes are not known', () => {

@@ -68,7 +68,10 @@ describe('the rollback’s Slack messages', () => {
   it.each([
     ['paused', 'the Deployment is paused: someone is already working on it'],
     ['cooldown', 'rolled back less than 30 minutes ago'],
-    ['canary-in-progress', 'a canary is in progress on this workload; its analysis decides'],
+    [
+      'canary-in-progress',
+      'a canary is in progress on this workload; it was asked to abort, and sends all traffic back to stable within one interval',
+    ],
     ['no-previous-revision', 'there is no earlier revision to roll back to'],
     ['deployment-missing', 'the Deployment does not exist'],
   ])('word the %s guard in the rollback’s sentence, beside the workload', async (scenario, sentence) => {

@@ -42,6 +42,22 @@ describe('a target in shadow mode', () => {
     expect(message).toMatch(/would roll back checkout-api from revision 3 \(1\.5\.0\) to 2 \(1\.4\.2\)/);
   });
 
+  it('reports a running canary without asking it to abort', async () => {
+    const [result] = await rehearsal.runScenario('canary-in-progress');
+
+    expect(result?.states).toContain('Skipped');
+    const lock = await rehearsal.account.readLock(CHECKOUT.lockKey, LOCK_TABLE);
+    expect(lock?.holder).toBe('canary');
+    expect(lock?.abortReason).toBeUndefined();
+    expect(rehearsal.account.events[0]?.detail).toMatchObject({
+      reason: 'canary-in-progress',
+      detail: expect.stringContaining('In act mode the canary would be asked to abort.'),
+    });
+    expect(JSON.stringify(rehearsal.slack.messages[0]?.body)).toContain(
+      'a canary is in progress on this workload; in act mode it would be asked to abort',
+    );
+  });
+
   it('leaves the workload free for a real rollback right after', async () => {
     await rehearsal.runScenario('shadow');
     const lock = await rehearsal.account.readLock(CHECKOUT.lockKey, LOCK_TABLE);

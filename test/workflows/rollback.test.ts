@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunbooksConfig } from '../../lib/config/schema';
 import { EVENT_BUS, LOCK_TABLE, ON_CALL_TOPIC, Rehearsal, type RehearsalResult } from '../harness/rehearsal';
 import { rehearsedRunbook } from '../harness/rollback/rehearsal';
-import { CHECKOUT } from '../harness/rollback/scenarios';
+import { CANARY_APPROVAL_TOKEN, CANARY_EXECUTION, CHECKOUT } from '../harness/rollback/scenarios';
 
 let rehearsal: Rehearsal<RunbooksConfig>;
 /** Every line the handlers logged, at DEBUG; kept off the console and searched for secrets. */
@@ -165,9 +165,38 @@ describe('the rollback runbook', () => {
       expect(slackTexts()[0]).toMatch(/skipped|not rolled back/i);
     });
 
-    it('leaves the canary its lock', async () => {
+    it('leaves the canary its lock and asks it to abort, naming the alarm and this run', async () => {
       await only('canary-in-progress');
-      expect((await lock())?.holder).toBe('canary');
+      const item = await lock();
+      expect(item).toMatchObject({
+        holder: 'canary',
+        holderExecution: CANARY_EXECUTION,
+        abortReason: `alarm "${CHECKOUT.alarm}" fired`,
+        abortRequestedBy: expect.stringMatching(
+          /^rollback arn:aws:states:[^:]+:\d+:execution:platform-runbooks-rollback:/,
+        ),
+      });
+      expect(Date.parse(item?.abortRequestedAt ?? '')).not.toBeNaN();
+      expect(JSON.stringify(rehearsal.account.events[0]?.detail)).toContain(
+        'its next analysis, within one interval, aborts it',
+      );
+    });
+
+    it('rejects the approval a canary waits for: it aborts now, not when a person answers', async () => {
+      const result = await only('canary-awaiting-approval');
+      expect(result.states).toContain('Skipped');
+      expect(patches()).toHaveLength(0);
+      expect(rehearsal.account.taskTokens.get(CANARY_APPROVAL_TOKEN)?.status).toBe('answered');
+      expect(rehearsal.account.taskTokens.get(CANARY_APPROVAL_TOKEN)?.answer).toMatchObject({
+        outcome: 'failure',
+        error: 'CanaryRejected',
+      });
+      expect(await lock()).toMatchObject({
+        holder: 'canary',
+        approvalDecision: 'reject',
+        abortReason: `alarm "${CHECKOUT.alarm}" fired`,
+      });
+      expect(JSON.stringify(rehearsal.account.events[0]?.detail)).toContain('the approval was rejected');
     });
 
     it('reads the alarm after the event: an alarm already OK is not rolled back, and its lock is released', async () => {

@@ -50,11 +50,6 @@ export class TrafficEditedByHand extends RunbookError {
   override name = 'TrafficEditedByHand';
 }
 
-/** The router never applied a step's weight within the time the workflow gave it. */
-export class TrafficNotApplied extends RunbookError {
-  override name = 'TrafficNotApplied';
-}
-
 /** A weight the runbook sets: a whole percentage. Anything else is a bug in the caller, not a routed failure. */
 export function assertWeight(weight: number): void {
   if (!Number.isInteger(weight) || weight < 0 || weight > 100) {

@@ -2,6 +2,8 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { executionIsRunning } from '../../aws/step-functions';
+import { answerApproval } from '../../canary/approval';
+import { CanaryLock } from '../../workload-lock/canary-lock';
 import { requiredEnv } from '../../shared/env';
 import { clusterAccessFromEnvironment } from '../../kubernetes/lambda-cluster-access';
 import { prepareRollback, type PreparedRun } from '../prepare';
@@ -12,7 +14,9 @@ import { awsClientOptions } from '../../aws/client-options';
 
 const settings = readPrepareSettings();
 const cloudwatch = new CloudWatchClient(awsClientOptions());
-const lock = new WorkloadLock(new DynamoDBClient(awsClientOptions()), settings.lockTableName);
+const dynamodb = new DynamoDBClient(awsClientOptions());
+const lock = new WorkloadLock(dynamodb, settings.lockTableName);
+const canaryLock = new CanaryLock(dynamodb, settings.lockTableName);
 const kubernetes = clusterAccessFromEnvironment();
 const sfn = new SFNClient(awsClientOptions());
 const account = requiredEnv('ACCOUNT_ID');
@@ -26,6 +30,16 @@ export async function handler(event: { execution?: { id?: string } }): Promise<P
     lock,
     kubernetes,
     executionIsRunning: (arn) => executionIsRunning(sfn, arn),
+    rejectCanaryApproval: async (workload, request) => {
+      const answer = await answerApproval({
+        lock: canaryLock,
+        sfn,
+        workload,
+        decision: 'reject',
+        ...request,
+      });
+      return answer.outcome === 'delivered';
+    },
     account,
     region,
     now: () => new Date(),

@@ -3,7 +3,10 @@
 // Patch and paginated lists, a deployment controller that rolls out at a pace the test chooses, cert-manager
 // Certificates (read-only, served while cert-manager is installed), networking.k8s.io/v1 Ingresses and
 // gateway.networking.k8s.io/v1 HTTPRoutes (get and JSON Patch; routes served while the Gateway API CRDs are
-// installed, their status written by a simulated Gateway controller), and injected faults. This module is the HTTP side and the test-facing helpers; each engine is a module of its own.
+// installed, their status written by a simulated Gateway controller), core/v1 Services and the AWS Load Balancer
+// Controller's elbv2.k8s.aws/v1beta1 TargetGroupBindings (read-only; bindings served while the controller is
+// installed), and injected faults. This module is the HTTP side and the test-facing helpers; each engine is a
+// module of its own.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
@@ -148,7 +151,93 @@ export type SimResource =
   | 'horizontalpodautoscalers'
   | 'certificates'
   | 'ingresses'
-  | 'httproutes';
+  | 'httproutes'
+  | 'services'
+  | 'targetgroupbindings';
+
+/** A core/v1 Service as the API server returns it, with the fields it defaults. */
+export interface SimService {
+  apiVersion: 'v1';
+  kind: 'Service';
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    resourceVersion: string;
+    creationTimestamp: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec: {
+    type: 'ClusterIP' | 'NodePort';
+    clusterIP: string;
+    clusterIPs: string[];
+    selector: Record<string, string>;
+    ports: Array<{
+      name?: string;
+      protocol: 'TCP';
+      port: number;
+      targetPort: number | string;
+      nodePort?: number;
+    }>;
+    sessionAffinity: 'None';
+    ipFamilies: ['IPv4'];
+    ipFamilyPolicy: 'SingleStack';
+    internalTrafficPolicy: 'Cluster';
+  };
+  status: { loadBalancer: Record<string, never> };
+}
+
+export interface AddServiceOptions {
+  namespace: string;
+  name: string;
+  /** The pods it selects. Default `{ app: <name> }`. */
+  selector?: Record<string, string>;
+  /** Default one port `http`, 80 → 8080. A port without `targetPort` targets its own number, as defaulted. */
+  ports?: Array<{ name?: string; port: number; targetPort?: number | string }>;
+  /** `NodePort` for the ALB's instance target type. @default 'ClusterIP' */
+  type?: 'ClusterIP' | 'NodePort';
+}
+
+/** An elbv2.k8s.aws/v1beta1 TargetGroupBinding as the AWS Load Balancer Controller writes one for an Ingress. */
+export interface SimTargetGroupBinding {
+  apiVersion: 'elbv2.k8s.aws/v1beta1';
+  kind: 'TargetGroupBinding';
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    resourceVersion: string;
+    generation: number;
+    creationTimestamp: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    finalizers: string[];
+  };
+  spec: {
+    targetGroupARN: string;
+    targetType: 'ip' | 'instance';
+    serviceRef: { name: string; port: number | string };
+    ipAddressType: 'ipv4';
+    vpcID: string;
+  };
+  status: { observedGeneration: number };
+}
+
+export interface AddTargetGroupBindingOptions {
+  namespace: string;
+  name: string;
+  targetGroupArn: string;
+  /** The Service and port (number or name) whose endpoints it registers. */
+  service: { name: string; port: number | string };
+  /** @default 'ip' */
+  targetType?: 'ip' | 'instance';
+  /**
+   * The Ingress the controller made it for: labelled as it labels an Ingress's implicit group's objects
+   * (`ingress.k8s.aws/stack-namespace`, `ingress.k8s.aws/stack-name`). Without it, no labels: a binding by hand.
+   */
+  ingress?: string;
+}
 
 export interface AddIngressOptions {
   namespace: string;
@@ -337,11 +426,22 @@ export interface SimulatedKubernetesApi {
    * HTTPRoute; gateway.networking.k8s.io then answers `404 page not found` as text, after RBAC, as for cert-manager.
    */
   setGatewayApiInstalled(installed: boolean): void;
+  /** A Service, read-only through the API (get, list). */
+  addService(options: AddServiceOptions): SimService;
+  getService(namespace: string, name: string): SimService | undefined;
+  /** A TargetGroupBinding, read-only through the API (get, list); the load balancer controller must be installed. */
+  addTargetGroupBinding(options: AddTargetGroupBindingOptions): SimTargetGroupBinding;
+  /**
+   * Whether the AWS Load Balancer Controller's CRDs are installed (they are, until told otherwise). Uninstalling
+   * deletes every TargetGroupBinding; elbv2.k8s.aws then answers `404 page not found` as text, as for cert-manager.
+   */
+  setLoadBalancerControllerInstalled(installed: boolean): void;
   /** Presents `certificate` from the next connection on; open idle connections are closed, so none keeps the old. */
   presentCertificate(certificate: PresentedCertificate): Promise<void>;
   /**
    * Forgets all objects, faults, behaviours and recorded requests, and restores the access entry, the access
-   * policy, cert-manager and the cluster's certificate; `onRequest` listeners stay.
+   * policy, cert-manager, the Gateway API, the load balancer controller and the cluster's certificate; `onRequest`
+   * listeners stay.
    */
   reset(): void;
   close(): Promise<void>;
@@ -510,14 +610,25 @@ const API_OF: Record<SimResource, { group: string; version: string }> = {
   certificates: { group: 'cert-manager.io', version: 'v1' },
   ingresses: { group: 'networking.k8s.io', version: 'v1' },
   httproutes: { group: 'gateway.networking.k8s.io', version: 'v1' },
+  // The core group is the empty string, served under /api/v1 rather than /apis/<group>/<version>.
+  services: { group: '', version: 'v1' },
+  targetgroupbindings: { group: 'elbv2.k8s.aws', version: 'v1beta1' },
 };
+
+/** A resource as Kubernetes names it in messages: qualified by its group, except in the core group. */
+const qualified = (resource: SimResource, group: string): string =>
+  group ? `${resource}.${group}` : resource;
 
 /** The status subresource's writer's name, as Envoy Gateway's GatewayClass controller signs it. */
 const GATEWAY_CONTROLLER_NAME = 'gateway.envoyproxy.io/gatewayclass-controller';
 
 function notFound(resource: SimResource, name: string): HttpProblem {
   const { group } = API_OF[resource];
-  return new HttpProblem(404, `${resource}.${group} "${name}" not found`, { name, group, kind: resource });
+  return new HttpProblem(404, `${qualified(resource, group)} "${name}" not found`, {
+    name,
+    ...(group && { group }),
+    kind: resource,
+  });
 }
 
 /** A request for a namespaced object or list of one of the types the server knows, as RBAC and routing see it. */
@@ -529,11 +640,13 @@ interface ResourceRequest {
 }
 
 const RESOURCE_PATH = /^\/apis\/([^/]+)\/([^/]+)\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/;
+const CORE_RESOURCE_PATH = /^\/api\/(v1)\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/;
 
 function resourceRequestOf(url: URL): ResourceRequest | undefined {
-  const match = RESOURCE_PATH.exec(url.pathname);
+  const core = CORE_RESOURCE_PATH.exec(url.pathname);
+  const match = core ? [core[0], '', ...core.slice(1)] : RESOURCE_PATH.exec(url.pathname);
   if (!match) return undefined;
-  const [, group, version, namespace = '', resource = '', name] = match;
+  const [, group = '', version, namespace = '', resource = '', name] = match;
   if (!Object.hasOwn(API_OF, resource)) return undefined;
   const api = API_OF[resource as SimResource];
   if (api.group !== group || api.version !== version) return undefined;
@@ -565,6 +678,9 @@ export async function startKubernetesApiServer(
   const ingresses = new ObjectStore<SimIngress>(clock);
   const httpRoutes = new ObjectStore<SimHttpRoute>(clock);
   let gatewayApiInstalled = true;
+  const services = new ObjectStore<SimService>(clock);
+  const targetGroupBindings = new ObjectStore<SimTargetGroupBinding>(clock);
+  let loadBalancerControllerInstalled = true;
   /** The read-only kinds: each served by get and a paginated list, and nothing else. */
   const readOnly = {
     statefulsets: { store: statefulSets, kind: 'StatefulSetList', apiVersion: 'apps/v1' },
@@ -573,6 +689,12 @@ export async function startKubernetesApiServer(
       store: autoscalers,
       kind: 'HorizontalPodAutoscalerList',
       apiVersion: 'autoscaling/v2',
+    },
+    services: { store: services, kind: 'ServiceList', apiVersion: 'v1' },
+    targetgroupbindings: {
+      store: targetGroupBindings,
+      kind: 'TargetGroupBindingList',
+      apiVersion: 'elbv2.k8s.aws/v1beta1',
     },
   } as const;
   let certManagerInstalled = true;
@@ -673,7 +795,8 @@ export async function startKubernetesApiServer(
         (denial.verbs === undefined || (denial.verbs as string[]).includes(verb)),
     );
     if (!denied) return undefined;
-    const subject = name === undefined ? `${resource}.${group}` : `${resource}.${group} "${name}"`;
+    const subject =
+      name === undefined ? qualified(resource, group) : `${qualified(resource, group)} "${name}"`;
     return new HttpProblem(
       403,
       `${subject} is forbidden: User "${username}" cannot ${verb} resource "${resource}" in API group "${group}" in the namespace "${namespace}"`,
@@ -706,7 +829,15 @@ export async function startKubernetesApiServer(
         return { status: 200, body: certificate };
       }
     }
-    if (resource === 'statefulsets' || resource === 'daemonsets' || resource === 'horizontalpodautoscalers') {
+    if (resource === 'targetgroupbindings' && !loadBalancerControllerInstalled)
+      return { status: 404, body: '404 page not found\n', contentType: 'text/plain; charset=utf-8' };
+    if (
+      resource === 'statefulsets' ||
+      resource === 'daemonsets' ||
+      resource === 'horizontalpodautoscalers' ||
+      resource === 'services' ||
+      resource === 'targetgroupbindings'
+    ) {
       const { store, kind, apiVersion } = readOnly[resource];
       if (method === 'GET' && name === undefined) {
         return {
@@ -1531,6 +1662,101 @@ export async function startKubernetesApiServer(
       gatewayApiInstalled = installed;
     },
 
+    addService({
+      namespace,
+      name,
+      selector = { app: name },
+      ports = [{ name: 'http', port: 80, targetPort: 8080 }],
+      type = 'ClusterIP',
+    }) {
+      if (services.get(namespace, name)) {
+        throw new Error(`simulated API server: Service ${namespace}/${name} exists`);
+      }
+      const serial = services.all().length + 1;
+      const clusterIP = `10.100.${Math.floor(serial / 250)}.${(serial % 250) + 1}`;
+      const service: SimService = {
+        apiVersion: 'v1',
+        kind: 'Service',
+        // No generation: a Service's registry strategy keeps none.
+        metadata: {
+          name,
+          namespace,
+          uid: randomUUID(),
+          resourceVersion: '',
+          creationTimestamp: timestamp(),
+          labels: { app: name },
+          annotations: {},
+        },
+        spec: {
+          type,
+          clusterIP,
+          clusterIPs: [clusterIP],
+          selector: { ...selector },
+          ports: ports.map(({ name: portName, port, targetPort }, index) => ({
+            ...(portName === undefined ? {} : { name: portName }),
+            protocol: 'TCP' as const,
+            port,
+            targetPort: targetPort ?? port,
+            ...(type === 'NodePort' && { nodePort: 30_000 + serial * 10 + index }),
+          })),
+          sessionAffinity: 'None',
+          ipFamilies: ['IPv4'],
+          ipFamilyPolicy: 'SingleStack',
+          internalTrafficPolicy: 'Cluster',
+        },
+        status: { loadBalancer: {} },
+      };
+      services.put(service);
+      return structuredClone(service);
+    },
+
+    getService(namespace, name) {
+      const service = services.get(namespace, name);
+      return service && structuredClone(service);
+    },
+
+    addTargetGroupBinding({ namespace, name, targetGroupArn, service, targetType = 'ip', ingress }) {
+      if (!loadBalancerControllerInstalled) {
+        throw new Error(
+          'simulated API server: the load balancer controller is not installed, so no TargetGroupBinding can be created',
+        );
+      }
+      if (targetGroupBindings.get(namespace, name)) {
+        throw new Error(`simulated API server: TargetGroupBinding ${namespace}/${name} exists`);
+      }
+      const metadata = workloadMetadata(
+        namespace,
+        name,
+        ingress === undefined
+          ? undefined
+          : { 'ingress.k8s.aws/stack-namespace': namespace, 'ingress.k8s.aws/stack-name': ingress },
+      );
+      const binding: SimTargetGroupBinding = {
+        apiVersion: 'elbv2.k8s.aws/v1beta1',
+        kind: 'TargetGroupBinding',
+        metadata: { ...metadata, finalizers: ['elbv2.k8s.aws/resources'] },
+        spec: {
+          targetGroupARN: targetGroupArn,
+          targetType,
+          serviceRef: { ...service },
+          ipAddressType: 'ipv4',
+          vpcID: 'vpc-0a1b2c3d4e5f60718',
+        },
+        status: { observedGeneration: 1 },
+      };
+      targetGroupBindings.put(binding);
+      return structuredClone(binding);
+    },
+
+    setLoadBalancerControllerInstalled(installed) {
+      if (!installed) {
+        for (const binding of targetGroupBindings.all())
+          targetGroupBindings.delete(binding.metadata.namespace, binding.metadata.name);
+        clock.tick();
+      }
+      loadBalancerControllerInstalled = installed;
+    },
+
     async presentCertificate(certificate) {
       present(
         certificate,
@@ -1547,8 +1773,11 @@ export async function startKubernetesApiServer(
       autoscalers.clear();
       ingresses.clear();
       httpRoutes.clear();
+      services.clear();
+      targetGroupBindings.clear();
       certManagerInstalled = true;
       gatewayApiInstalled = true;
+      loadBalancerControllerInstalled = true;
       controller.reset();
       builds.clear();
       faults.clear();

@@ -21,6 +21,12 @@ export const PRIVATE_NETWORK = {
   ],
 } as const;
 
+/** The canary run that holds checkout-api's lock in the canary-in-progress scenario. */
+/** The task token a canary's approval wait was given (an opaque string, as Step Functions mints). */
+export const CANARY_APPROVAL_TOKEN = 'AQCEAAAAKgAAAAMAAAAAAAAAAcanaryApprovalToken0000000000000000000';
+export const CANARY_EXECUTION =
+  'arn:aws:states:eu-west-1:111122223333:execution:platform-runbooks-canary:release-42';
+
 /** What `aws eks update-cluster-config --resources-vpc-config endpointPublicAccess=false,…` leaves. */
 const PRIVATE_ONLY = { endpointPublicAccess: false, endpointPrivateAccess: true };
 
@@ -193,15 +199,42 @@ export const rollbackScenarios: Array<Scenario<RunbooksConfig>> = [
   },
   {
     name: 'canary-in-progress',
-    summary: 'A canary holds the workload lock: its own analysis decides; the rollback stays out of its way.',
+    summary:
+      'A canary holds the workload lock: the rollback asks it to abort (traffic back to stable within one interval) and stays out of its way.',
     async arrange(rehearsal) {
       await healthyCheckout(rehearsal);
-      const canary = 'arn:aws:states:eu-west-1:111122223333:execution:platform-runbooks-canary:release-42';
-      rehearsal.account.executionStatuses.set(canary, 'RUNNING');
+      rehearsal.account.executionStatuses.set(CANARY_EXECUTION, 'RUNNING');
       await rehearsal.account.seedLock(LOCK_TABLE, CHECKOUT.lockKey, {
         holder: 'canary',
-        holderExecution: canary,
+        holderExecution: CANARY_EXECUTION,
+        holderService: 'checkout',
         lockExpiresAt: Math.floor(Date.now() / 1000) + 900,
+      });
+      return one();
+    },
+  },
+  {
+    name: 'canary-awaiting-approval',
+    summary:
+      'A canary holding the lock waits for its promotion approval: the rollback rejects that approval, so the canary aborts now rather than when a person answers.',
+    async arrange(rehearsal) {
+      await healthyCheckout(rehearsal);
+      rehearsal.account.executionStatuses.set(CANARY_EXECUTION, 'RUNNING');
+      rehearsal.account.openTaskToken(CANARY_APPROVAL_TOKEN, {
+        executionArn: CANARY_EXECUTION,
+        state: 'AskApproval',
+        timeoutSeconds: 3_600,
+      });
+      const now = new Date();
+      await rehearsal.account.seedLock(LOCK_TABLE, CHECKOUT.lockKey, {
+        holder: 'canary',
+        holderExecution: CANARY_EXECUTION,
+        holderService: 'checkout',
+        lockExpiresAt: Math.floor(now.getTime() / 1000) + 900,
+        approvalToken: CANARY_APPROVAL_TOKEN,
+        approvalKind: 'promotion',
+        approvalRequestedAt: now.toISOString(),
+        approvalTimeoutAt: new Date(now.getTime() + 3_600_000).toISOString(),
       });
       return one();
     },

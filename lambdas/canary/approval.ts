@@ -1,0 +1,323 @@
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import * as z from 'zod/mini';
+import { ApprovalNoLongerPending, sendTaskFailure, sendTaskSuccess } from '../aws/step-functions';
+import { parseSlackAction, SlackPayloadMalformed, verifySlackRequest } from '../notify/slack-signature';
+import { parseOrThrow, RunbookError } from '../shared/errors';
+import { logger } from '../shared/logger';
+import type { ApprovalDecision, ApprovalKind, CanaryLock } from '../workload-lock/canary-lock';
+
+// The approval gate's second half: an answer, from a Slack button or the CLI, recorded once on the lock item
+// (so a second click, or a CLI call after a click, changes nothing) and then delivered to the Task waiting on
+// the token. The first half, recording the token and asking, is request-approval.ts.
+
+/**
+ * The error the waiting Task fails with on a rejection (SendTaskFailure's `error`): the workflow's Catch routes
+ * it to the abort. Never thrown in a Lambda; a class so the name is one the ASL conventions know.
+ */
+export class CanaryRejected extends RunbookError {
+  override name = 'CanaryRejected';
+}
+export const CANARY_REJECTED = new CanaryRejected('').name;
+
+/** What an approval needs of the lock: the decision written once, and taken back if it cannot be delivered. */
+export type ApprovalLock = Pick<CanaryLock, 'decide' | 'undoDecision'>;
+
+export interface AnswerApprovalRequest {
+  lock: ApprovalLock;
+  sfn: SFNClient;
+  /** The lock's key: `cluster/namespace/stableDeployment`. */
+  workload: string;
+  decision: ApprovalDecision;
+  /** Who answered: `slack:U…` from Slack, `cli:<name>` from the CLI. */
+  by: string;
+  at: Date;
+  /** Only this run's approval (a Slack button names its run); omitted, whichever run of the workload waits. */
+  executionArn?: string;
+}
+
+export type ApprovalAnswer =
+  | { outcome: 'delivered'; decision: ApprovalDecision; kind: ApprovalKind; by: string; executionArn: string }
+  | { outcome: 'already-decided'; decision: ApprovalDecision; decidedBy: string; detail: string }
+  | { outcome: 'no-approval-pending'; detail: string }
+  | { outcome: 'no-longer-pending'; executionArn: string; detail: string };
+
+/**
+ * Decides on the lock, then answers the waiting Task: SendTaskSuccess `{"decision":"approve","by":…}`, or
+ * SendTaskFailure `CanaryRejected`. A task Step Functions has closed (timed out: the run is aborting) is
+ * `no-longer-pending`. A transient failure takes the decision back and throws, so asking again works.
+ */
+export async function answerApproval(request: AnswerApprovalRequest): Promise<ApprovalAnswer> {
+  const { lock, sfn, workload, decision, by, at, executionArn } = request;
+  const decided = await lock.decide(workload, {
+    decision,
+    by,
+    at,
+    ...(executionArn === undefined ? {} : { executionArn }),
+  });
+  if (!decided.decided) {
+    return decided.reason === 'already-decided'
+      ? {
+          outcome: 'already-decided',
+          decision: decided.decision ?? decision,
+          decidedBy: decided.decidedBy ?? 'unknown',
+          detail: decided.detail,
+        }
+      : { outcome: 'no-approval-pending', detail: decided.detail };
+  }
+  try {
+    if (decision === 'approve') {
+      await sendTaskSuccess(sfn, decided.token, { decision, by });
+    } else {
+      await sendTaskFailure(sfn, decided.token, CANARY_REJECTED, `Rejected by ${by}`);
+    }
+  } catch (error) {
+    // Not delivered: the record must not claim a decision the run never received.
+    await lock.undoDecision(workload, decided.executionArn, decided.token);
+    if (error instanceof ApprovalNoLongerPending) {
+      return { outcome: 'no-longer-pending', executionArn: decided.executionArn, detail: error.message };
+    }
+    throw error;
+  }
+  return { outcome: 'delivered', decision, kind: decided.kind, by, executionArn: decided.executionArn };
+}
+
+/** `slack:U…`, as an answer from Slack records who clicked. */
+export const slackUser = (userId: string): string => `slack:${userId}`;
+
+/** Who answered, as Slack shows it: a Slack user as a mention, anyone else as recorded. */
+export const slackMention = (by: string): string => (by.startsWith('slack:') ? `<@${by.slice(6)}>` : by);
+
+/** The answer in one sentence for the person who gave it; `name` words who answered. */
+export function answerText(answer: ApprovalAnswer, name: (by: string) => string = (by) => by): string {
+  switch (answer.outcome) {
+    case 'delivered':
+      if (answer.decision === 'reject') {
+        return `Rejected by ${name(answer.by)}; aborting: all traffic goes back to stable.`;
+      }
+      return answer.kind === 'promotion'
+        ? `Approved by ${name(answer.by)}; promoting.`
+        : `Approved by ${name(answer.by)}; the canary goes on to its next step.`;
+    case 'already-decided':
+      return `Already ${answer.decision === 'approve' ? 'approved' : 'rejected'} by ${name(answer.decidedBy)}.`;
+    case 'no-approval-pending':
+      return `Nothing to answer: ${answer.detail}`;
+    case 'no-longer-pending':
+      return 'This canary no longer waits for an answer: its approval timed out or the run has ended.';
+  }
+}
+
+/** The value of the Approve and Reject buttons (lambdas/canary/messages.ts writes it). */
+export const approvalButtonValueSchema = z.strictObject({
+  workload: z.string().check(z.minLength(1)),
+  executionArn: z.string().check(z.regex(/^arn:aws[\w-]*:states:/, 'must be a Step Functions execution ARN')),
+  decision: z.enum(['approve', 'reject']),
+});
+
+const ACTION_DECISIONS: Readonly<Record<string, ApprovalDecision>> = {
+  'canary-approve': 'approve',
+  'canary-reject': 'reject',
+};
+
+/** The approvers of each workload, by Slack user id: `CANARY_APPROVERS` = `{"<workload>": ["U…"]}`. */
+export const approversSchema = z.record(z.string(), z.array(z.string().check(z.regex(/^[UW][A-Z0-9]+$/))));
+export type Approvers = z.output<typeof approversSchema>;
+
+/** A Lambda function URL request (payload format 2.0), the fields read here. */
+const functionUrlEventSchema = z.object({
+  headers: z._default(z.record(z.string(), z.string()), {}),
+  body: z.optional(z.string()),
+  isBase64Encoded: z._default(z.boolean(), false),
+  requestContext: z.object({ http: z.object({ method: z.string() }) }),
+});
+
+export interface FunctionUrlResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface SlackApprovalDeps {
+  /** The Slack app's signing secret (Secrets Manager, cached: createSigningSecretSource). */
+  signingSecret: () => Promise<string>;
+  approvers: Approvers;
+  lock: ApprovalLock;
+  sfn: SFNClient;
+  now: () => Date;
+}
+
+const plain = (statusCode: number, body: string): FunctionUrlResponse => ({
+  statusCode,
+  headers: { 'content-type': 'text/plain; charset=utf-8' },
+  body,
+});
+
+/** Slack shows `text` to the clicker only, and leaves the message with its buttons as it is. */
+const ephemeral = (text: string): FunctionUrlResponse => ({
+  statusCode: 200,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ response_type: 'ephemeral', replace_original: false, text }),
+});
+
+/** The request is not one the endpoint acts on (not Slack's, or not a button of ours). */
+export class SlackApprovalRefused extends RunbookError {
+  override name = 'SlackApprovalRefused';
+}
+
+/**
+ * Answers a click on Approve or Reject. A request that is not verifiably Slack's (unsigned, forged, older than
+ * 5 minutes) is refused with 401 before anything is read; a click by someone who is not an approver of that
+ * workload gets a refusal and changes nothing. Slack needs an answer within 3 seconds: every outcome is a 200
+ * with a sentence for the clicker, including a failure to deliver (they may click again).
+ */
+export async function handleSlackApproval(
+  event: unknown,
+  deps: SlackApprovalDeps,
+): Promise<FunctionUrlResponse> {
+  const request = z.safeParse(functionUrlEventSchema, event);
+  if (!request.success) return plain(400, 'not a function URL request');
+  const { headers, body = '', isBase64Encoded, requestContext } = request.data;
+  if (requestContext.http.method !== 'POST') return plain(405, 'only POST is accepted');
+  const rawBody = isBase64Encoded ? Buffer.from(body, 'base64') : body;
+  let signingSecret: string;
+  try {
+    signingSecret = await deps.signingSecret();
+  } catch (error) {
+    // Ours to fix, not the caller's: logged by name, and the caller learns nothing about the setup.
+    logger.error('Slack signing secret not readable', {
+      error: (error as Error).name,
+      reason: (error as Error).message,
+    });
+    return plain(500, 'the endpoint cannot verify requests now');
+  }
+  try {
+    verifySlackRequest(signingSecret, headers, rawBody, { now: deps.now().getTime() });
+  } catch (error) {
+    if (!(error instanceof RunbookError)) throw error;
+    logger.warn('Slack request refused', { error: error.name, reason: error.message });
+    return plain(401, `refused: ${error.message}`);
+  }
+
+  let click: { userId: string; workload: string; executionArn: string; decision: ApprovalDecision };
+  try {
+    click = readClick(rawBody);
+  } catch (error) {
+    if (!(error instanceof SlackPayloadMalformed || error instanceof SlackApprovalRefused)) throw error;
+    logger.warn('Slack action not understood', { error: error.name, reason: error.message });
+    return plain(400, error.message);
+  }
+  const approvers = Object.hasOwn(deps.approvers, click.workload)
+    ? (deps.approvers[click.workload] ?? [])
+    : [];
+  if (!approvers.includes(click.userId)) {
+    logger.warn('Slack approval by a non-approver refused', { user: click.userId, workload: click.workload });
+    return ephemeral(
+      `<@${click.userId}>, you are not an approver of this canary, so nothing was done.${approvers.length > 0 ? ` Its approvers: ${approvers.map((id) => `<@${id}>`).join(', ')}.` : ''}`,
+    );
+  }
+
+  const by = slackUser(click.userId);
+  try {
+    const answer = await answerApproval({
+      lock: deps.lock,
+      sfn: deps.sfn,
+      workload: click.workload,
+      decision: click.decision,
+      by,
+      at: deps.now(),
+      executionArn: click.executionArn,
+    });
+    logger.info('canary approval answered', { ...answer, workload: click.workload });
+    return ephemeral(answerText(answer, slackMention));
+  } catch (error) {
+    logger.error('canary approval not delivered', {
+      error: (error as Error).name,
+      reason: (error as Error).message,
+    });
+    return ephemeral(
+      `Your answer could not be delivered (${(error as Error).name}); nothing was decided. Click again, or answer with the CLI.`,
+    );
+  }
+}
+
+/** The clicked button: who clicked, and the decision, workload and run its value names. */
+function readClick(rawBody: string | Buffer) {
+  const action = parseSlackAction(rawBody);
+  const actionDecision = ACTION_DECISIONS[action.actionId];
+  if (actionDecision === undefined) {
+    throw new SlackApprovalRefused(`action ${action.actionId} is not canary-approve or canary-reject`);
+  }
+  if (action.value === undefined) throw new SlackApprovalRefused('the button has no value');
+  let json: unknown;
+  try {
+    json = JSON.parse(action.value);
+  } catch {
+    throw new SlackApprovalRefused('the button value is not JSON');
+  }
+  const value = parseOrThrow(approvalButtonValueSchema, json, 'the button value', SlackApprovalRefused);
+  if (value.decision !== actionDecision) {
+    throw new SlackApprovalRefused(
+      `the button value says ${value.decision}, its action ${action.actionId}: refused as tampered`,
+    );
+  }
+  return { userId: action.userId, ...value };
+}
+
+/** The signing secret does not hold a usable value. The message names the secret, never its value. */
+export class SlackSigningSecretMisconfigured extends RunbookError {
+  override name = 'SlackSigningSecretMisconfigured';
+}
+
+/**
+ * The signing secret from Secrets Manager (a plain string, or `{"signingSecret": "…"}`), read at most once per
+ * `ttlMs` so a rotation is picked up without a redeploy. A failed read is not kept.
+ */
+export function createSigningSecretSource({
+  secrets,
+  secretId,
+  ttlMs = 300_000,
+  now = () => Date.now(),
+}: {
+  secrets: SecretsManagerClient;
+  secretId: string;
+  ttlMs?: number;
+  now?: () => number;
+}): () => Promise<string> {
+  let cached: { secret: Promise<string>; expiresAt: number } | undefined;
+  return () => {
+    if (cached === undefined || now() >= cached.expiresAt) {
+      const secret = readSigningSecret(secrets, secretId);
+      const entry = { secret, expiresAt: now() + ttlMs };
+      cached = entry;
+      secret.catch(() => {
+        if (cached === entry) cached = undefined;
+      });
+    }
+    return cached.secret;
+  };
+}
+
+async function readSigningSecret(secrets: SecretsManagerClient, secretId: string): Promise<string> {
+  const { SecretString: value } = await secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
+  const secret = value === undefined ? undefined : signingSecretText(value.trim());
+  if (secret === undefined || secret === '') {
+    throw new SlackSigningSecretMisconfigured(
+      `secret ${secretId} does not hold a Slack signing secret: expected the secret or {"signingSecret": "…"}`,
+    );
+  }
+  return secret;
+}
+
+/** Unwraps the JSON form. Parse errors are not kept: their messages quote the secret. */
+function signingSecretText(value: string): string | undefined {
+  if (!value.startsWith('{')) return value;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (typeof parsed === 'object' && parsed !== null && 'signingSecret' in parsed) {
+      return typeof parsed.signingSecret === 'string' ? parsed.signingSecret.trim() : undefined;
+    }
+  } catch {
+    // Reported as "does not hold a Slack signing secret".
+  }
+  return undefined;
+}
