@@ -111,6 +111,11 @@ export class RunbooksStack extends Stack {
       description: 'Custom EventBridge bus the runbooks publish their lifecycle to',
       value: this.eventBus.bus.eventBusName,
     });
+    new CfnOutput(this, 'WorkloadLockTableName', {
+      description:
+        'DynamoDB table of the workload locks (rollback, canary) and of the canary status: `npm run canary -- status|approve|reject|abort --table <this>`',
+      value: this.lockTable.table.tableName,
+    });
     new CfnOutput(this, 'OnCallTopicArn', {
       description: 'SNS topic that pages on-call',
       value: this.onCall.topic.topicArn,

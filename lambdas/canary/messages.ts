@@ -184,12 +184,24 @@ export function approvalMessage(
   return { text: notification(`Canary of ${run.service.name} waits for approval`), blocks };
 }
 
-/** A request refused before any change. */
+/**
+ * The errors of a request the runbook refuses (malformed, unknown service, another run holds the workload, a
+ * container it cannot find); anything else is a start that failed (the cluster unreachable after retries).
+ */
+const REFUSALS = new Set([
+  'InvalidCanaryRequest',
+  'UnknownCanaryService',
+  'CanaryAlreadyRunning',
+  'CanaryTargetInvalid',
+]);
+
+/** A request that never started: refused, or failed before any change (the start releases the lock it took). */
 export function rejectedMessage(environment: string, error: { name: string; message: string }): SlackMessage {
+  const what = REFUSALS.has(error.name) ? 'Canary request refused' : 'Canary could not start';
   return {
-    text: notification(`Canary request refused: ${error.message}`),
+    text: notification(`${what}: ${error.message}`),
     blocks: [
-      section(`*🚫 Canary request refused* (${escapeMrkdwn(environment)}): nothing was changed.`),
+      section(`*🚫 ${what}* (${escapeMrkdwn(environment)}): nothing was changed.`),
       section(`*${escapeMrkdwn(error.name)}* ${escapeMrkdwn(error.message)}`),
     ],
   };
