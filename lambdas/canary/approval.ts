@@ -6,6 +6,7 @@ import { parseSlackAction, SlackPayloadMalformed, verifySlackRequest } from '../
 import { parseOrThrow, RunbookError } from '../shared/errors';
 import { logger } from '../shared/logger';
 import type { ApprovalDecision, ApprovalKind, CanaryLock } from '../workload-lock/canary-lock';
+import type { RespondToSlack, SlackResponse } from './slack-response';
 
 // The approval gate's second half: an answer, from a Slack button or the CLI, recorded once on the lock item
 // (so a second click, or a CLI call after a click, changes nothing) and then delivered to the Task waiting on
@@ -144,6 +145,8 @@ export interface SlackApprovalDeps {
   lock: ApprovalLock;
   sfn: SFNClient;
   now: () => Date;
+  /** Posts the answer to the click's `response_url` (createSlackResponder: one short attempt, never throws). */
+  respond: RespondToSlack;
 }
 
 const plain = (statusCode: number, body: string): FunctionUrlResponse => ({
@@ -152,12 +155,14 @@ const plain = (statusCode: number, body: string): FunctionUrlResponse => ({
   body,
 });
 
-/** Slack shows `text` to the clicker only, and leaves the message with its buttons as it is. */
-const ephemeral = (text: string): FunctionUrlResponse => ({
-  statusCode: 200,
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ response_type: 'ephemeral', replace_original: false, text }),
+/** `text` for the clicker only; the message keeps its buttons (a refusal, or nothing left to decide). */
+const ephemeral = (text: string): SlackResponse => ({
+  response_type: 'ephemeral',
+  replace_original: false,
+  text,
 });
+/** The clicked message becomes `text`: the decision and who took it, its buttons gone. */
+const replacement = (text: string): SlackResponse => ({ replace_original: true, text });
 
 /** The request is not one the endpoint acts on (not Slack's, or not a button of ours). */
 export class SlackApprovalRefused extends RunbookError {
@@ -167,8 +172,10 @@ export class SlackApprovalRefused extends RunbookError {
 /**
  * Answers a click on Approve or Reject. A request that is not verifiably Slack's (unsigned, forged, older than
  * 5 minutes) is refused with 401 before anything is read; a click by someone who is not an approver of that
- * workload gets a refusal and changes nothing. Slack needs an answer within 3 seconds: every outcome is a 200
- * with a sentence for the clicker, including a failure to deliver (they may click again).
+ * workload gets a refusal and changes nothing. Slack needs an answer within 3 seconds: every outcome is a 200,
+ * and the clicker is told through the click's `response_url`: a delivered decision replaces the clicked
+ * message, anything else (a refusal, a second click, a failure to deliver: they may click again) is a
+ * sentence for them alone. The 200's body is the same JSON, which Slack ignores for a button click.
  */
 export async function handleSlackApproval(
   event: unknown,
@@ -198,7 +205,7 @@ export async function handleSlackApproval(
     return plain(401, `refused: ${error.message}`);
   }
 
-  let click: { userId: string; workload: string; executionArn: string; decision: ApprovalDecision };
+  let click: Click;
   try {
     click = readClick(rawBody);
   } catch (error) {
@@ -209,10 +216,13 @@ export async function handleSlackApproval(
   const approvers = Object.hasOwn(deps.approvers, click.workload)
     ? (deps.approvers[click.workload] ?? [])
     : [];
+  const reply = (response: SlackResponse) => tellClicker(deps.respond, click.responseUrl, response);
   if (!approvers.includes(click.userId)) {
     logger.warn('Slack approval by a non-approver refused', { user: click.userId, workload: click.workload });
-    return ephemeral(
-      `<@${click.userId}>, you are not an approver of this canary, so nothing was done.${approvers.length > 0 ? ` Its approvers: ${approvers.map((id) => `<@${id}>`).join(', ')}.` : ''}`,
+    return reply(
+      ephemeral(
+        `<@${click.userId}>, you are not an approver of this canary, so nothing was done.${approvers.length > 0 ? ` Its approvers: ${approvers.map((id) => `<@${id}>`).join(', ')}.` : ''}`,
+      ),
     );
   }
 
@@ -228,20 +238,42 @@ export async function handleSlackApproval(
       executionArn: click.executionArn,
     });
     logger.info('canary approval answered', { ...answer, workload: click.workload });
-    return ephemeral(answerText(answer, slackMention));
+    const text = answerText(answer, slackMention);
+    return reply(answer.outcome === 'delivered' ? replacement(text) : ephemeral(text));
   } catch (error) {
     logger.error('canary approval not delivered', {
       error: (error as Error).name,
       reason: (error as Error).message,
     });
-    return ephemeral(
-      `Your answer could not be delivered (${(error as Error).name}); nothing was decided. Click again, or answer with the CLI.`,
+    return reply(
+      ephemeral(
+        `Your answer could not be delivered (${(error as Error).name}); nothing was decided. Click again, or answer with the CLI.`,
+      ),
     );
   }
 }
 
-/** The clicked button: who clicked, and the decision, workload and run its value names. */
-function readClick(rawBody: string | Buffer) {
+/** Posts the answer to `response_url`, then answers the request with it: 200 whatever the post did. */
+async function tellClicker(
+  respond: RespondToSlack,
+  responseUrl: string | undefined,
+  response: SlackResponse,
+): Promise<FunctionUrlResponse> {
+  if (responseUrl !== undefined) await respond(responseUrl, response);
+  return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(response) };
+}
+
+interface Click {
+  userId: string;
+  workload: string;
+  executionArn: string;
+  decision: ApprovalDecision;
+  /** Where Slack takes the answer; absent, the clicker learns nothing but the decision is taken all the same. */
+  responseUrl?: string;
+}
+
+/** The clicked button: who clicked, the decision, workload and run its value names, and where to answer. */
+function readClick(rawBody: string | Buffer): Click {
   const action = parseSlackAction(rawBody);
   const actionDecision = ACTION_DECISIONS[action.actionId];
   if (actionDecision === undefined) {
@@ -260,7 +292,11 @@ function readClick(rawBody: string | Buffer) {
       `the button value says ${value.decision}, its action ${action.actionId}: refused as tampered`,
     );
   }
-  return { userId: action.userId, ...value };
+  return {
+    userId: action.userId,
+    ...value,
+    ...(action.responseUrl === undefined ? {} : { responseUrl: action.responseUrl }),
+  };
 }
 
 /** The signing secret does not hold a usable value. The message names the secret, never its value. */

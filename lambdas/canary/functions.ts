@@ -71,5 +71,6 @@ export const canaryApprovalEndpoint = {
   substitution: 'CanaryApprovalEndpointFunctionArn',
   description:
     "Canary promotion: Slack's Approve / Reject buttons (signature, age, approvers checked; a second click does nothing)",
-  reaches: ['dynamodb', 'secretsmanager', 'states'],
+  // The internet: hooks.slack.com, the click's response_url, where the clicker's answer goes.
+  reaches: ['dynamodb', 'secretsmanager', 'states', 'internet'],
 } as const satisfies RunbookFunctionEntry;

@@ -9,7 +9,14 @@ import {
 import * as z from 'zod/mini';
 import { canaryStatusSchema, type CanaryStatus } from '../canary/status';
 import { parseOrThrow, RunbookError } from '../shared/errors';
-import { LockContention, requestCanaryAbort, type CanaryAbortResult } from './workload-lock';
+import {
+  acquireInTwoTries,
+  conditionalUpdate,
+  lockHolding,
+  requestCanaryAbort,
+  type CanaryAbortResult,
+  type LockInspection,
+} from './workload-lock';
 
 // The canary's side of the workload lock item (workload-lock.ts holds the rollback's). A canary locks its stable
 // Deployment's key, `cluster/namespace/stableDeployment`: the key the rollback's alarms map to, so an alarm
@@ -161,20 +168,9 @@ export class CanaryLock {
    * start): kept as it is. No cooldown applies: a person asked for this deploy.
    */
   async acquire(request: CanaryAcquireRequest): Promise<CanaryAcquireResult> {
-    // Two tries: the item can change between the refused write and the read that explains the refusal.
-    let staleHolder: string | undefined;
-    for (let attempt = 0; attempt < 2; attempt += 1) {
-      if (await this.tryAcquire(request, staleHolder)) {
-        return staleHolder === undefined
-          ? { acquired: true }
-          : { acquired: true, takenOverFrom: staleHolder };
-      }
-      const state = await this.inspect(request);
-      if (state.kind === 'ours') return { acquired: true };
-      if (state.kind === 'refused') return { acquired: false, ...state.refusal };
-      staleHolder = state.kind === 'stale' ? state.holder : undefined;
-    }
-    throw new LockContention(
+    return acquireInTwoTries(
+      (staleHolder) => this.tryAcquire(request, staleHolder),
+      () => this.inspect(request),
       `The lock of ${request.workload} changed twice while the canary was taking it; no action taken.`,
     );
   }
@@ -204,21 +200,16 @@ export class CanaryLock {
     });
   }
 
-  private async inspect(
-    request: CanaryAcquireRequest,
-  ): Promise<
-    | { kind: 'free' | 'ours' }
-    | { kind: 'stale'; holder: string }
-    | { kind: 'refused'; refusal: CanaryRefusal }
-  > {
+  private async inspect(request: CanaryAcquireRequest): Promise<LockInspection<CanaryRefusal>> {
     const item = await this.readItem(request.workload);
     const holderExecution = item.holderExecution?.S;
-    const held = item.holder !== undefined && Number(item.lockExpiresAt?.N ?? 0) >= seconds(request.now);
-    if (!held) return { kind: 'free' };
-    if (holderExecution === request.executionArn && item.holder?.S === 'canary') return { kind: 'ours' };
-    if (holderExecution !== undefined && !(await request.holderIsRunning(holderExecution))) {
-      return { kind: 'stale', holder: holderExecution };
-    }
+    const holding = await lockHolding(item, {
+      now: seconds(request.now),
+      ours: holderExecution === request.executionArn && item.holder?.S === 'canary',
+      holderIsRunning: request.holderIsRunning,
+    });
+    // Free, ours or stale: the write can take it. Held by another: why not, in words.
+    if (holding.kind !== 'another') return holding;
     const execution = holderExecution ?? 'unknown execution';
     if (item.holderEventId?.S === request.eventId) {
       return {
@@ -423,15 +414,9 @@ export class CanaryLock {
     if (!written) throw lost(workload, executionArn, 'write its status');
   }
 
-  /** One conditional UpdateItem: false when its condition failed. */
+  /** One conditional UpdateItem on the table: false when its condition failed. */
   private async conditional(input: Omit<UpdateItemCommandInput, 'TableName'>): Promise<boolean> {
-    try {
-      await this.dynamodb.send(new UpdateItemCommand({ TableName: this.tableName, ...input }));
-      return true;
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      return false;
-    }
+    return conditionalUpdate(this.dynamodb, { TableName: this.tableName, ...input });
   }
 
   private async readItem(workload: string): Promise<Item> {

@@ -4,6 +4,7 @@ import {
   UpdateItemCommand,
   type AttributeValue,
   type DynamoDBClient,
+  type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import * as z from 'zod/mini';
 import { RunbookError } from '../shared/errors';
@@ -69,19 +70,9 @@ export class WorkloadLock {
    * gets it again. A lock whose holder execution has ended is taken over.
    */
   async acquireForRollback(request: AcquireRequest): Promise<AcquireResult> {
-    // Two tries: the item can change between the refused write and the read that explains the refusal.
-    let staleHolder: string | undefined;
-    for (let attempt = 0; attempt < 2; attempt += 1) {
-      if (await this.tryAcquire(request, staleHolder)) {
-        return staleHolder === undefined
-          ? { acquired: true }
-          : { acquired: true, takenOverFrom: staleHolder };
-      }
-      const state = await this.inspect(request);
-      if (state.kind === 'refused') return { acquired: false, ...state.refusal };
-      staleHolder = state.kind === 'stale' ? state.holder : undefined;
-    }
-    throw new LockContention(
+    return acquireInTwoTries(
+      (staleHolder) => this.tryAcquire(request, staleHolder),
+      () => this.inspect(request),
       `The lock of ${request.workload} changed twice while it was being taken; no action taken.`,
     );
   }
@@ -103,34 +94,26 @@ export class WorkloadLock {
       staleHolder === undefined
         ? '(attribute_not_exists(holder) OR lockExpiresAt < :now OR holderExecution = :execution)'
         : '(attribute_not_exists(holder) OR lockExpiresAt < :now OR holderExecution IN (:execution, :stale))';
-    try {
-      await this.dynamodb.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: { workload: s(request.workload) },
-          UpdateExpression:
-            'SET holder = :holder, holderExecution = :execution, holderEventId = :eventId, holderAlarm = :alarm, lockExpiresAt = :expires, #ttl = :ttl',
-          ConditionExpression: `${holderClause} AND (attribute_not_exists(lastRollbackAt) OR lastRollbackAt < :cooldownStart) AND (attribute_not_exists(lastRollbackEventId) OR lastRollbackEventId <> :eventId)`,
-          ExpressionAttributeNames: { '#ttl': 'ttl' },
-          ExpressionAttributeValues: {
-            ':holder': s('rollback'),
-            ':execution': s(request.executionId),
-            ':eventId': s(request.eventId),
-            ':alarm': s(request.alarmName),
-            ':expires': n(now + request.lockTtlSeconds),
-            // The item outlives both the lock and the cooldown, then DynamoDB removes it.
-            ':ttl': n(now + request.lockTtlSeconds + request.cooldownSeconds + 86_400),
-            ':now': n(now),
-            ':cooldownStart': n(now - request.cooldownSeconds),
-            ...(staleHolder === undefined ? {} : { ':stale': s(staleHolder) }),
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      return false;
-    }
+    return conditionalUpdate(this.dynamodb, {
+      TableName: this.tableName,
+      Key: { workload: s(request.workload) },
+      UpdateExpression:
+        'SET holder = :holder, holderExecution = :execution, holderEventId = :eventId, holderAlarm = :alarm, lockExpiresAt = :expires, #ttl = :ttl',
+      ConditionExpression: `${holderClause} AND (attribute_not_exists(lastRollbackAt) OR lastRollbackAt < :cooldownStart) AND (attribute_not_exists(lastRollbackEventId) OR lastRollbackEventId <> :eventId)`,
+      ExpressionAttributeNames: { '#ttl': 'ttl' },
+      ExpressionAttributeValues: {
+        ':holder': s('rollback'),
+        ':execution': s(request.executionId),
+        ':eventId': s(request.eventId),
+        ':alarm': s(request.alarmName),
+        ':expires': n(now + request.lockTtlSeconds),
+        // The item outlives both the lock and the cooldown, then DynamoDB removes it.
+        ':ttl': n(now + request.lockTtlSeconds + request.cooldownSeconds + 86_400),
+        ':now': n(now),
+        ':cooldownStart': n(now - request.cooldownSeconds),
+        ...(staleHolder === undefined ? {} : { ':stale': s(staleHolder) }),
+      },
+    });
   }
 
   /** Records a performed rollback, which starts the cooldown; only the holder may write it. */
@@ -153,20 +136,14 @@ export class WorkloadLock {
 
   /** Releases the lock if this execution holds it; the same expression the state machine uses. */
   async release(workload: string, executionId: string): Promise<void> {
-    try {
-      await this.dynamodb.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: { workload: s(workload) },
-          UpdateExpression: 'REMOVE holder, holderExecution, holderEventId, lockExpiresAt',
-          ConditionExpression: 'holderExecution = :me',
-          ExpressionAttributeValues: { ':me': s(executionId) },
-        }),
-      );
-    } catch (error) {
-      // Someone else holds it now (a canary took it over): theirs to release.
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+    // Refused when someone else holds it now (a canary took it over): theirs to release.
+    await conditionalUpdate(this.dynamodb, {
+      TableName: this.tableName,
+      Key: { workload: s(workload) },
+      UpdateExpression: 'REMOVE holder, holderExecution, holderEventId, lockExpiresAt',
+      ConditionExpression: 'holderExecution = :me',
+      ExpressionAttributeValues: { ':me': s(executionId) },
+    });
   }
 
   /**
@@ -186,11 +163,7 @@ export class WorkloadLock {
   }
 
   /** Reads the item: free (or ours), held by an ended execution, or a refusal with its reason. */
-  private async inspect(
-    request: AcquireRequest,
-  ): Promise<
-    { kind: 'free' } | { kind: 'stale'; holder: string } | { kind: 'refused'; refusal: LockRefusal }
-  > {
+  private async inspect(request: AcquireRequest): Promise<LockInspection<LockRefusal>> {
     const answer = await this.dynamodb.send(
       new GetItemCommand({
         TableName: this.tableName,
@@ -204,14 +177,77 @@ export class WorkloadLock {
     }
     const item = parsed.data;
     const now = seconds(request.now);
-    const holderExecution = item.holderExecution?.S;
-    const held = item.holder !== undefined && Number(item.lockExpiresAt?.N ?? 0) >= now;
-    const ours = holderExecution === request.executionId;
-    if (held && !ours && holderExecution !== undefined && !(await request.holderIsRunning(holderExecution))) {
-      return { kind: 'stale', holder: holderExecution };
-    }
-    const refusal = explain(item, held && !ours, now, request);
+    const holding = await lockHolding(item, {
+      now,
+      ours: item.holderExecution?.S === request.executionId,
+      holderIsRunning: request.holderIsRunning,
+    });
+    if (holding.kind === 'stale') return holding;
+    const refusal = explain(item, holding.kind === 'another', now, request);
     return refusal ? { kind: 'refused', refusal } : { kind: 'free' };
+  }
+}
+
+/** What the read after a refused write found: why the lock could not be taken, or that it can be now. */
+export type LockInspection<Refusal> =
+  { kind: 'free' | 'ours' } | { kind: 'stale'; holder: string } | { kind: 'refused'; refusal: Refusal };
+
+/**
+ * Takes a lock, the rollback's or the canary's: `write` is its conditional write (also taking over `staleHolder`,
+ * an ended execution, when given), `inspect` the read that explains a refused write. Two tries, as the item can
+ * change between the refused write and that read; then LockContention, saying `contention`.
+ */
+export async function acquireInTwoTries<Refusal extends object>(
+  write: (staleHolder: string | undefined) => Promise<boolean>,
+  inspect: () => Promise<LockInspection<Refusal>>,
+  contention: string,
+): Promise<{ acquired: true; takenOverFrom?: string } | ({ acquired: false } & Refusal)> {
+  let staleHolder: string | undefined;
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    if (await write(staleHolder)) {
+      return staleHolder === undefined ? { acquired: true } : { acquired: true, takenOverFrom: staleHolder };
+    }
+    const state = await inspect();
+    if (state.kind === 'ours') return { acquired: true };
+    if (state.kind === 'refused') return { acquired: false, ...state.refusal };
+    staleHolder = state.kind === 'stale' ? state.holder : undefined;
+  }
+  throw new LockContention(contention);
+}
+
+/**
+ * Who holds the lock at `now` (seconds): nobody (never taken, released or expired), this execution (`ours`, by
+ * the caller's test), an execution that has ended without releasing it (stale: taken over at once), or another.
+ */
+export async function lockHolding(
+  item: { holder?: unknown; holderExecution?: { S: string }; lockExpiresAt?: { N: string } },
+  {
+    now,
+    ours,
+    holderIsRunning,
+  }: { now: number; ours: boolean; holderIsRunning: (executionArn: string) => Promise<boolean> },
+): Promise<{ kind: 'free' } | { kind: 'ours' } | { kind: 'another' } | { kind: 'stale'; holder: string }> {
+  const held = item.holder !== undefined && Number(item.lockExpiresAt?.N ?? 0) >= now;
+  if (!held) return { kind: 'free' };
+  if (ours) return { kind: 'ours' };
+  const holderExecution = item.holderExecution?.S;
+  if (holderExecution !== undefined && !(await holderIsRunning(holderExecution))) {
+    return { kind: 'stale', holder: holderExecution };
+  }
+  return { kind: 'another' };
+}
+
+/** One conditional UpdateItem: false when its condition failed. */
+export async function conditionalUpdate(
+  dynamodb: DynamoDBClient,
+  input: UpdateItemCommandInput,
+): Promise<boolean> {
+  try {
+    await dynamodb.send(new UpdateItemCommand(input));
+    return true;
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    return false;
   }
 }
 

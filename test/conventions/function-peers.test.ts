@@ -41,6 +41,8 @@ const modulePeers = {
     'lambdas/notify/slack-app.ts',
     // A canary's smoke-test webhook.
     'lambdas/canary/smoke-test.ts',
+    // The answer to a click on a canary's Approve / Reject button, posted to its response_url.
+    'lambdas/canary/slack-response.ts',
     // Live TLS probes of the configured endpoints.
     'lambdas/certificates/probe.ts',
     // ACM and load balancers in other regions (us-east-1 for CloudFront), and IAM, a global service.

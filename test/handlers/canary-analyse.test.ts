@@ -14,14 +14,12 @@ import type { CheckInput } from '../../lambdas/canary/checks';
 import { analyseStep } from '../../lambdas/canary/analyse';
 import { InvalidCanaryRun, type CanaryRun } from '../../lambdas/canary/run';
 import { CanaryLock } from '../../lambdas/workload-lock/canary-lock';
-import { canaryServiceSchema } from '../../lib/config/canary';
+import type { CanaryServiceInput } from '../../lib/config/canary';
 import { startLockTable } from '../harness/lock-table';
 import { SimulatedMetrics, type MetricIdentity } from '../harness/simulated-metrics';
+import { acquireRequest, canaryRun, RUN_A, RUN_B, WORKLOAD } from './canary-fixtures';
 
 const TABLE = 'locks';
-const WORKLOAD = 'prod-eks/shop/web';
-const RUN_A = 'arn:aws:states:eu-west-1:111122223333:execution:platform-runbooks-prod-canary:run-a';
-const RUN_B = 'arn:aws:states:eu-west-1:111122223333:execution:platform-runbooks-prod-canary:run-b';
 const MINUTE = 60_000;
 /** A whole minute, a little in the past: the analyses below happen just after it. */
 const T0 = Math.floor(Date.now() / MINUTE) * MINUTE - 30 * MINUTE;
@@ -61,41 +59,18 @@ const albMetric = (metricName: string, targetGroup: string): MetricIdentity => (
 });
 
 /** The run at step 2 of 4 (20 %), its weight set a minute and a quarter after T0. */
-function runAt(fields: Partial<CanaryRun> = {}, serviceFields: Record<string, unknown> = {}): CanaryRun {
-  return {
-    executionArn: RUN_A,
-    runId: 'run-a',
-    workload: WORKLOAD,
-    service: canaryServiceSchema.parse({
-      name: 'web',
-      cluster: 'prod-eks',
-      namespace: 'shop',
-      stableDeployment: 'web',
-      canaryDeployment: 'web-canary',
-      router: { type: 'replica-ratio', totalReplicas: 10 },
-      checks: [errorRate],
-      ...serviceFields,
-    }),
-    change: { kind: 'image', image: 'registry.example.com/web:2.0.0' },
-    eventId: 'event-1',
-    requestedBy: 'github-actions:acme/web',
-    reference: '3f2c1a9e8b7d',
-    requestedAt: iso(0),
-    startedAt: iso(0),
-    steps: [5, 20, 50, 100],
-    intervalSeconds: 300,
-    threshold: 2,
-    approvalTimeoutSeconds: 0,
-    stepIndex: 1,
-    weight: 20,
-    weightSetAt: iso(75_000),
-    failures: 0,
-    stableImages: ['registry.example.com/web:1.0.0'],
-    canaryImages: ['registry.example.com/web:2.0.0'],
-    stableReplicas: 10,
-    ...fields,
-  };
-}
+const runAt = (fields: Partial<CanaryRun> = {}, service: Partial<CanaryServiceInput> = {}): CanaryRun =>
+  canaryRun(
+    {
+      requestedAt: iso(0),
+      startedAt: iso(0),
+      stepIndex: 1,
+      weight: 20,
+      weightSetAt: iso(75_000),
+      ...fields,
+    },
+    { checks: [errorRate], ...service },
+  );
 
 describe('analyseStep', () => {
   let table: Awaited<ReturnType<typeof startLockTable>>;
@@ -113,15 +88,12 @@ describe('analyseStep', () => {
       { lock, cloudwatch, now: () => at(nowMs) },
     );
   const acquire = (executionArn: string) =>
-    lock.acquire({
-      workload: WORKLOAD,
-      executionArn,
-      eventId: `event-${executionArn}`,
-      service: 'web',
-      now: new Date(),
-      lockTtlSeconds: 3_600,
-      holderIsRunning: () => Promise.resolve(false),
-    });
+    lock.acquire(
+      acquireRequest(executionArn, {
+        eventId: `event-${executionArn}`,
+        holderIsRunning: () => Promise.resolve(false),
+      }),
+    );
   const publishErrorRate = (canary: number, stable: number) => {
     metrics.put(appMetric('ErrorRate', 'canary'), () => canary);
     metrics.put(appMetric('ErrorRate', 'stable'), () => stable);
@@ -282,7 +254,7 @@ describe('analyseStep', () => {
   });
 
   describe('no data with the pause policy', () => {
-    const pausing = { noData: 'pause', approval: { approvers: ['U024BE7LH'] } };
+    const pausing: Partial<CanaryServiceInput> = { noData: 'pause', approval: { approvers: ['U024BE7LH'] } };
 
     it('pauses mid-plan, to advance once a person says go on; no failure counted', async () => {
       metrics.put(appMetric('ErrorRate', 'stable'), () => 0.01);

@@ -4,9 +4,9 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { canaryServiceSchema } from '../../lib/config/canary';
 import type { CanaryRun } from '../../lambdas/canary/run';
 import { runSmokeTest, SmokeTestFailed } from '../../lambdas/canary/smoke-test';
+import { canaryRun, failureOf } from './canary-fixtures';
 
 interface Received {
   method: string;
@@ -17,71 +17,8 @@ interface Received {
 
 const SMOKE_URL = 'https://smoke.example.com/canary/web?token=s3cr3t-query';
 
-function runWith(smokeTest: { url: string; timeoutSeconds?: number } | undefined): CanaryRun {
-  return {
-    executionArn: 'arn:aws:states:eu-west-1:111122223333:execution:platform-runbooks-prod-canary:run-a',
-    runId: 'run-a',
-    workload: 'prod-eks/shop/web',
-    service: canaryServiceSchema.parse({
-      name: 'web',
-      cluster: 'prod-eks',
-      namespace: 'shop',
-      stableDeployment: 'web',
-      canaryDeployment: 'web-canary',
-      router: { type: 'replica-ratio', totalReplicas: 10 },
-      checks: [
-        {
-          name: 'error-rate',
-          canary: {
-            type: 'metric',
-            metric: {
-              namespace: 'Shop',
-              metricName: 'ErrorRate',
-              dimensions: { Version: 'canary' },
-              stat: 'Average',
-            },
-          },
-          stable: {
-            type: 'metric',
-            metric: {
-              namespace: 'Shop',
-              metricName: 'ErrorRate',
-              dimensions: { Version: 'stable' },
-              stat: 'Average',
-            },
-          },
-          max: 0.05,
-        },
-      ],
-      ...(smokeTest && { smokeTest }),
-    }),
-    change: { kind: 'image', image: 'registry.example.com/web:2.0.0' },
-    eventId: 'event-1',
-    requestedBy: 'github-actions:acme/web',
-    reference: '3f2c1a9e8b7d',
-    requestedAt: '2026-11-22T03:00:00.000Z',
-    startedAt: '2026-11-22T03:00:01.000Z',
-    steps: [5, 20, 50, 100],
-    intervalSeconds: 300,
-    threshold: 2,
-    approvalTimeoutSeconds: 0,
-    stepIndex: -1,
-    weight: 0,
-    failures: 0,
-    stableImages: ['registry.example.com/web:1.0.0'],
-    canaryImages: ['registry.example.com/web:2.0.0'],
-    stableReplicas: 10,
-  };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<Error> {
-  const outcome = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  if (!(outcome instanceof Error)) throw new Error('expected the call to fail');
-  return outcome;
-}
+const runWith = (smokeTest: { url: string; timeoutSeconds?: number } | undefined): CanaryRun =>
+  canaryRun({}, smokeTest && { smokeTest });
 
 /** A fetch that sends the https URL's path and query to `port` on loopback, over plain http. */
 const toLoopback =

@@ -3,10 +3,8 @@
 // (EKS DescribeCluster mocked to point at it, tokens signed and checked). What the workflow test cannot show:
 // the canary's exact pod template, each refusal and what it leaves behind (nothing patched, the lock free).
 import { DeleteItemCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { CanaryRouter, CanaryServiceInput } from '../../lib/config/canary';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { CanaryServiceInput } from '../../lib/config/canary';
 import { InvalidCanaryRequest } from '../../lambdas/canary/request';
 import {
   CanaryAlreadyRunning,
@@ -21,59 +19,27 @@ import { clusterAccessFromEnvironment } from '../../lambdas/kubernetes/lambda-cl
 import { InvalidSetting } from '../../lambdas/shared/env';
 import { CanaryLock } from '../../lambdas/workload-lock/canary-lock';
 import { startLockTable } from '../harness/lock-table';
-import { startKubernetesApiServer, type SimulatedKubernetesApi } from '../harness/kubernetes/server';
+import type { SimulatedKubernetesApi } from '../harness/kubernetes/server';
+import {
+  acquireRequest,
+  ALB,
+  canaryService,
+  failureOf,
+  GATEWAY,
+  NEW_IMAGE,
+  RATIO,
+  REGION,
+  RUN_A,
+  RUN_B,
+  STABLE_IMAGE,
+  startSimulatedCluster,
+  WORKLOAD,
+  type SimulatedCluster,
+} from './canary-fixtures';
 
-const REGION = 'eu-west-1';
 const ACCOUNT = '111122223333';
-const CREDENTIALS = {
-  accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? '',
-  secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? '',
-};
 const TABLE = 'locks';
-const WORKLOAD = 'prod-eks/shop/web';
-const RUN_A = 'arn:aws:states:eu-west-1:111122223333:execution:platform-runbooks-prod-canary:run-a';
-const RUN_B = 'arn:aws:states:eu-west-1:111122223333:execution:platform-runbooks-prod-canary:run-b';
-const STABLE_IMAGE = 'registry.example.com/web:1.0.0';
-const NEW_IMAGE = 'registry.example.com/web:2.0.0';
 const ENVOY_IMAGE = 'registry.example.com/envoy:1.30.1';
-
-const ALB: CanaryRouter = {
-  type: 'alb',
-  ingress: 'web',
-  actionName: 'web-canary',
-  stable: { service: 'web-stable', port: 80 },
-  canary: { service: 'web-canary', port: 80 },
-};
-const GATEWAY: CanaryRouter = {
-  type: 'gateway-api',
-  httpRoute: 'web',
-  stable: { service: 'web-stable', port: 80 },
-  canary: { service: 'web-canary', port: 80 },
-};
-const RATIO: CanaryRouter = { type: 'replica-ratio', totalReplicas: 10 };
-
-const appMetric = (version: 'canary' | 'stable') => ({
-  type: 'metric' as const,
-  metric: {
-    namespace: 'Shop',
-    metricName: 'ErrorRate',
-    dimensions: { Service: 'web', Version: version },
-    stat: 'Average',
-  },
-});
-
-function service(fields: Partial<CanaryServiceInput> = {}): CanaryServiceInput {
-  return {
-    name: 'web',
-    cluster: 'prod-eks',
-    namespace: 'shop',
-    stableDeployment: 'web',
-    canaryDeployment: 'web-canary',
-    router: ALB,
-    checks: [{ name: 'error-rate', canary: appMetric('canary'), stable: appMetric('stable'), max: 0.05 }],
-    ...fields,
-  };
-}
 
 /** `${Services}` as the state machine passes it: the services by name, as a JSON string. */
 const servicesSetting = (...services: CanaryServiceInput[]) =>
@@ -103,26 +69,17 @@ function input(
 ): unknown {
   return {
     event: options.event ?? event(),
-    services: options.services ?? servicesSetting(service()),
+    services: options.services ?? servicesSetting(canaryService()),
     execution: { id: options.execution ?? RUN_A, name: options.name ?? 'run-a' },
   };
 }
 
-async function failureOf(promise: Promise<unknown>): Promise<Error> {
-  const outcome = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  if (!(outcome instanceof Error)) throw new Error('expected the call to fail');
-  return outcome;
-}
-
 describe('startCanary', () => {
+  let cluster: SimulatedCluster;
   let sim: SimulatedKubernetesApi;
   let table: Awaited<ReturnType<typeof startLockTable>>;
   let lock: CanaryLock;
   let kubernetes: ClusterAccess;
-  const eks = mockClient(EKSClient);
   /** The lock calls the start made, in order. */
   const lockCalls: string[] = [];
   /** The executions Step Functions would say are running. */
@@ -194,28 +151,14 @@ describe('startCanary', () => {
   }
 
   beforeAll(async () => {
-    sim = await startKubernetesApiServer({
-      clusterName: 'prod-eks',
-      region: REGION,
-      credentials: CREDENTIALS,
-    });
-    eks.on(DescribeClusterCommand, { name: 'prod-eks' }).resolves({
-      cluster: {
-        name: 'prod-eks',
-        status: 'ACTIVE',
-        endpoint: sim.endpoint,
-        certificateAuthority: { data: sim.caData },
-      },
-    });
-    vi.stubEnv('NETWORK_PLACEMENT', 'outside-vpc');
+    cluster = await startSimulatedCluster();
+    ({ sim } = cluster);
     kubernetes = clusterAccessFromEnvironment();
     table = await startLockTable(TABLE);
     lock = new CanaryLock(table.dynamodb, TABLE);
   });
   afterAll(async () => {
-    vi.unstubAllEnvs();
-    eks.restore();
-    await sim.close();
+    await cluster.close();
     await table.close();
   });
   beforeEach(async () => {
@@ -276,7 +219,9 @@ describe('startCanary', () => {
       addDeployments({ stableContainers: 1 });
       const run = await start(
         input({
-          services: servicesSetting(service({ approval: { approvers: ['U024BE7LH'], timeoutMinutes: 45 } })),
+          services: servicesSetting(
+            canaryService({ approval: { approvers: ['U024BE7LH'], timeoutMinutes: 45 } }),
+          ),
         }),
       );
       expect(deployment('web-canary').spec.template.spec.containers.map((c) => c.image)).toEqual([NEW_IMAGE]);
@@ -339,7 +284,7 @@ describe('startCanary', () => {
       "sizes the canary for the %s router: stable's replicas, or none",
       async (_, router, replicas) => {
         addDeployments({ stableContainers: 1 });
-        const run = await start(input({ services: servicesSetting(service({ router })) }));
+        const run = await start(input({ services: servicesSetting(canaryService({ router })) }));
         expect(deployment('web-canary').spec.replicas).toBe(replicas);
         expect(run.stableReplicas).toBe(10);
       },
@@ -349,15 +294,7 @@ describe('startCanary', () => {
   describe('the lock', () => {
     it('refused because another run is running: CanaryAlreadyRunning, no Kubernetes call', async () => {
       addDeployments({ stableContainers: 1 });
-      await lock.acquire({
-        workload: WORKLOAD,
-        executionArn: RUN_B,
-        eventId: 'event-b',
-        service: 'web',
-        now: new Date(),
-        lockTtlSeconds: 3_600,
-        holderIsRunning: () => Promise.resolve(true),
-      });
+      await lock.acquire(acquireRequest(RUN_B, { eventId: 'event-b' }));
       running.add(RUN_B);
 
       const error = await failureOf(start());
@@ -372,15 +309,7 @@ describe('startCanary', () => {
 
     it('held by a run that has ended: taken over, and the canary deployed', async () => {
       addDeployments({ stableContainers: 1 });
-      await lock.acquire({
-        workload: WORKLOAD,
-        executionArn: RUN_B,
-        eventId: 'event-b',
-        service: 'web',
-        now: new Date(),
-        lockTtlSeconds: 3_600,
-        holderIsRunning: () => Promise.resolve(true),
-      });
+      await lock.acquire(acquireRequest(RUN_B, { eventId: 'event-b' }));
 
       await start();
 
@@ -453,7 +382,7 @@ describe('startCanary', () => {
       ['not JSON', '{"web": ', "the state machine's Services setting is not JSON: "],
       [
         'not services',
-        JSON.stringify({ web: { ...service(), checks: [] } }),
+        JSON.stringify({ web: { ...canaryService(), checks: [] } }),
         "the state machine's Services setting is malformed: web.checks: a canary needs at least one check",
       ],
     ])('a Services setting %s: InvalidSetting', async (_, services, message) => {
@@ -497,7 +426,7 @@ describe('startCanary', () => {
     });
 
     it('an input without its execution: InvalidCanaryRequest', async () => {
-      const error = await failureOf(start({ event: event(), services: servicesSetting(service()) }));
+      const error = await failureOf(start({ event: event(), services: servicesSetting(canaryService()) }));
       expect(error).toBeInstanceOf(InvalidCanaryRequest);
       expect(error.message).toContain('execution');
       expect(lockCalls).toEqual([]);

@@ -15,75 +15,21 @@ import { phaseAfterAnalysis, updateThread, type StatusLock } from '../../lambdas
 import { createSlackAppClient } from '../../lambdas/notify/slack-app';
 import { logger } from '../../lambdas/shared/logger';
 import { CanaryLock, CanaryLockLost } from '../../lambdas/workload-lock/canary-lock';
-import { canaryServiceSchema } from '../../lib/config/canary';
 import { startLockTable } from '../harness/lock-table';
 import { startSlackReceiver, type SlackReceiver } from '../harness/slack-receiver';
+import { acquireRequest, canaryRun, failureOf, RUN_A, RUN_B, WORKLOAD } from './canary-fixtures';
 
 const TABLE = 'locks';
-const WORKLOAD = 'prod-eks/shop/web';
-const RUN_A = 'arn:aws:states:eu-west-1:111122223333:execution:platform-runbooks-prod-canary:run-a';
-const RUN_B = 'arn:aws:states:eu-west-1:111122223333:execution:platform-runbooks-prod-canary:run-b';
 const CHANNEL = 'C000RUNBOOKS';
 const APPROVER = 'U024BE7LH';
 const NOW = new Date('2026-11-22T03:11:30.000Z');
 
-function runAt(fields: Partial<CanaryRun> = {}): CanaryRun {
-  return {
-    executionArn: RUN_A,
-    runId: 'run-a',
-    workload: WORKLOAD,
-    service: canaryServiceSchema.parse({
-      name: 'web',
-      cluster: 'prod-eks',
-      namespace: 'shop',
-      stableDeployment: 'web',
-      canaryDeployment: 'web-canary',
-      router: { type: 'replica-ratio', totalReplicas: 10 },
-      checks: [
-        {
-          name: 'error-rate',
-          canary: {
-            type: 'metric',
-            metric: {
-              namespace: 'Shop',
-              metricName: 'ErrorRate',
-              dimensions: { V: 'canary' },
-              stat: 'Average',
-            },
-          },
-          stable: {
-            type: 'metric',
-            metric: {
-              namespace: 'Shop',
-              metricName: 'ErrorRate',
-              dimensions: { V: 'stable' },
-              stat: 'Average',
-            },
-          },
-          max: 0.05,
-        },
-      ],
-      approval: { approvers: [APPROVER], timeoutMinutes: 30 },
-    }),
-    change: { kind: 'image', image: 'registry.example.com/web:2.0.0' },
-    eventId: 'event-1',
-    requestedBy: 'github-actions:acme/web',
-    reference: '3f2c1a9e8b7d',
-    requestedAt: '2026-11-22T03:00:00.000Z',
-    startedAt: '2026-11-22T03:00:01.000Z',
-    steps: [5, 20, 50, 100],
-    intervalSeconds: 300,
-    threshold: 2,
-    approvalTimeoutSeconds: 1_800,
-    stepIndex: -1,
-    weight: 0,
-    failures: 0,
-    stableImages: ['registry.example.com/web:1.0.0'],
-    canaryImages: ['registry.example.com/web:2.0.0'],
-    stableReplicas: 10,
-    ...fields,
-  };
-}
+/** The run as the start answers it, its service asking for approval. */
+const runAt = (fields: Partial<CanaryRun> = {}): CanaryRun =>
+  canaryRun(
+    { approvalTimeoutSeconds: 1_800, ...fields },
+    { approval: { approvers: [APPROVER], timeoutMinutes: 30 } },
+  );
 
 const CHECK = {
   name: 'error-rate',
@@ -113,15 +59,6 @@ const analysedAt = (action: StepAnalysis['action'], fields: Partial<CanaryRun> =
     },
     ...fields,
   });
-
-async function failureOf(promise: Promise<unknown>): Promise<Error> {
-  const outcome = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  if (!(outcome instanceof Error)) throw new Error('expected the call to fail');
-  return outcome;
-}
 
 describe('the run as people follow it', () => {
   let table: Awaited<ReturnType<typeof startLockTable>>;
@@ -184,15 +121,7 @@ describe('the run as people follow it', () => {
     await table.dynamodb.send(
       new DeleteItemCommand({ TableName: TABLE, Key: { workload: { S: WORKLOAD } } }),
     );
-    await lock.acquire({
-      workload: WORKLOAD,
-      executionArn: RUN_A,
-      eventId: 'event-1',
-      service: 'web',
-      now: new Date(),
-      lockTtlSeconds: 3_600,
-      holderIsRunning: () => Promise.resolve(true),
-    });
+    await lock.acquire(acquireRequest(RUN_A));
   });
 
   describe('started', () => {
@@ -386,10 +315,12 @@ describe('the run as people follow it', () => {
       expect(await status()).toBeUndefined();
     });
 
-    it('without a cause, the error name is the message', async () => {
+    it('without a cause, the error name is the message; a failure that is no refusal says the run could not start', async () => {
       await thread({ kind: 'rejected', error: { Error: 'States.Timeout' } }, webhook);
+      await thread({ kind: 'rejected', error: { Error: 'CanaryAlreadyRunning' } }, webhook);
       expect(receiver.messages.map((message) => message.body.text)).toEqual([
-        'Canary request refused: States.Timeout',
+        'Canary could not start: States.Timeout',
+        'Canary request refused: CanaryAlreadyRunning',
       ]);
     });
   });
@@ -475,15 +406,7 @@ describe('the run as people follow it', () => {
 
     it('a lost lock: nothing recorded, nobody asked', async () => {
       await lock.release(WORKLOAD, RUN_A);
-      await lock.acquire({
-        workload: WORKLOAD,
-        executionArn: RUN_B,
-        eventId: 'event-2',
-        service: 'web',
-        now: new Date(),
-        lockTtlSeconds: 3_600,
-        holderIsRunning: () => Promise.resolve(true),
-      });
+      await lock.acquire(acquireRequest(RUN_B, { eventId: 'event-2' }));
 
       const error = await failureOf(ask(analysedAt('approve', { stepIndex: 3, weight: 100 }), app));
 

@@ -2,10 +2,7 @@
 // answered by a mock pointing at the simulated API server, tokens signed and checked), for each router: the next
 // step's weight after the drift check, all traffic back to stable whatever a person wrote, promotion of the
 // canary's pod template onto stable, the canary scaled to zero; each idempotent, each write guarded.
-import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { CanaryRouter } from '../../lib/config/canary';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { KubernetesClient } from '../../lambdas/kubernetes/client';
 import { KubernetesConflict } from '../../lambdas/kubernetes/errors';
 import {
@@ -23,110 +20,32 @@ import {
   type TrafficResult,
 } from '../../lambdas/canary/traffic';
 import { clusterAccessFromEnvironment } from '../../lambdas/kubernetes/lambda-cluster-access';
-import { clientForSimulatedApi } from '../harness/kubernetes-test-client';
-import { startKubernetesApiServer, type SimulatedKubernetesApi } from '../harness/kubernetes/server';
+import type { SimulatedKubernetesApi } from '../harness/kubernetes/server';
+import {
+  ALB,
+  ALB_SETTINGS,
+  addStableAndCanary,
+  failureOf,
+  GATEWAY,
+  RATIO,
+  simulatedRun,
+  startSimulatedCluster,
+  type SimulatedCluster,
+} from './canary-fixtures';
 
-const REGION = 'eu-west-1';
-// The test environment's credentials (vitest.config.ts): the handler signs its EKS tokens with them.
-const CREDENTIALS = {
-  accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? '',
-  secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? '',
-};
-const EXECUTION_ARN = 'arn:aws:states:eu-west-1:111122223333:execution:platform-runbooks-prod-canary:run-1';
-
-const ALB: CanaryRouter = {
-  type: 'alb',
-  ingress: 'web',
-  actionName: 'web-canary',
-  stable: { service: 'web-stable', port: 80 },
-  canary: { service: 'web-canary', port: 80 },
-};
-const ALB_SETTINGS = {
-  actionName: 'web-canary',
-  stable: { serviceName: 'web-stable', servicePort: 80 },
-  canary: { serviceName: 'web-canary', servicePort: 80 },
-};
-const GATEWAY: CanaryRouter = {
-  type: 'gateway-api',
-  httpRoute: 'web',
-  stable: { service: 'web-stable', port: 80 },
-  canary: { service: 'web-canary' },
-};
 const GATEWAY_SETTINGS = { stable: { name: 'web-stable', port: 80 }, canary: { name: 'web-canary' } };
-const RATIO: CanaryRouter = { type: 'replica-ratio', totalReplicas: 10 };
-
-/** The run as the workflow passes it at `$.run`, at a step and weight. */
-function runFor(router: CanaryRouter, fields: Partial<CanaryRun> = {}): CanaryRun {
-  return {
-    executionArn: EXECUTION_ARN,
-    runId: 'run-1',
-    workload: 'prod-eks/shop/web',
-    service: {
-      name: 'web',
-      cluster: 'prod-eks',
-      namespace: 'shop',
-      stableDeployment: 'web',
-      canaryDeployment: 'web-canary',
-      router,
-      intervalMinutes: 5,
-      threshold: 2,
-      checks: [{ name: 'errors', template: 'alb-5xx-rate', max: 0.01, aggregate: 'mean' }],
-      noData: 'fail',
-    },
-    change: { kind: 'image', image: 'web:2' },
-    eventId: 'event-1',
-    requestedBy: 'github-actions:acme/web',
-    reference: '3f2c1a9e',
-    requestedAt: new Date(Date.now() - 60_000).toISOString(),
-    startedAt: new Date(Date.now() - 60_000).toISOString(),
-    steps: [5, 20, 50, 100],
-    intervalSeconds: 300,
-    threshold: 2,
-    approvalTimeoutSeconds: 0,
-    stepIndex: -1,
-    weight: 0,
-    failures: 0,
-    stableImages: ['web:1'],
-    canaryImages: ['web:2'],
-    stableReplicas: 10,
-    ...fields,
-  };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<Error> {
-  const outcome = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  if (!(outcome instanceof Error)) throw new Error('expected the call to fail');
-  return outcome;
-}
 
 describe('the canary traffic handler, against the simulated API server', () => {
+  let cluster: SimulatedCluster;
   let sim: SimulatedKubernetesApi;
   /** The test's own client: seeds what a person or a controller would write. */
   let kubectl: KubernetesClient;
   let handler: (event: unknown) => Promise<TrafficResult>;
   let deployedHandler: (event: unknown) => Promise<CanaryRun>;
-  const eks = mockClient(EKSClient);
 
   beforeAll(async () => {
-    sim = await startKubernetesApiServer({
-      clusterName: 'prod-eks',
-      region: REGION,
-      credentials: CREDENTIALS,
-    });
-    kubectl = clientForSimulatedApi(sim, CREDENTIALS, { region: REGION });
-    eks.on(DescribeClusterCommand, { name: 'prod-eks' }).resolves({
-      cluster: {
-        name: 'prod-eks',
-        status: 'ACTIVE',
-        endpoint: sim.endpoint,
-        certificateAuthority: { data: sim.caData },
-      },
-    });
-    vi.stubEnv('NETWORK_PLACEMENT', 'outside-vpc');
-    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
+    cluster = await startSimulatedCluster();
+    ({ sim, kubectl } = cluster);
     // The domain function, whose answer carries the detail; the deployed handler answers the run alone (below).
     const kubernetes = clusterAccessFromEnvironment();
     handler = async (event) =>
@@ -134,26 +53,11 @@ describe('the canary traffic handler, against the simulated API server', () => {
     ({ handler: deployedHandler } = await import('../../lambdas/canary/handlers/traffic'));
   });
   afterAll(async () => {
-    vi.unstubAllEnvs();
-    eks.restore();
-    await sim.close();
+    await cluster.close();
   });
   beforeEach(() => {
     sim.reset();
-    sim.addDeployment({
-      namespace: 'shop',
-      name: 'web',
-      revisions: [{ image: 'web:1' }],
-      replicas: 10,
-      labels: { app: 'web', track: 'stable' },
-    });
-    sim.addDeployment({
-      namespace: 'shop',
-      name: 'web-canary',
-      revisions: [{ image: 'web:2' }],
-      replicas: 10,
-      labels: { app: 'web', track: 'canary' },
-    });
+    addStableAndCanary(sim);
     sim.addIngress({
       namespace: 'shop',
       name: 'web',
@@ -188,7 +92,7 @@ describe('the canary traffic handler, against the simulated API server', () => {
   describe('with the ALB router', () => {
     it('shifts to the next step: the annotation gets its weight, the run its step, weight and time', async () => {
       const before = Date.now();
-      const result = await handler({ action: 'shift', run: runFor(ALB) });
+      const result = await handler({ action: 'shift', run: simulatedRun(ALB) });
 
       expect(ingressWeight()).toBe(5);
       expect(result.run).toMatchObject({ stepIndex: 0, weight: 5 });
@@ -204,7 +108,7 @@ describe('the canary traffic handler, against the simulated API server', () => {
     });
 
     it('takes a retried invocation that finds the weight already set as done, without writing', async () => {
-      const run = runFor(ALB);
+      const run = simulatedRun(ALB);
       const first = await handler({ action: 'shift', run });
       const again = await handler({ action: 'shift', run });
 
@@ -224,7 +128,7 @@ describe('the canary traffic handler, against the simulated API server', () => {
         );
       });
       const error = await failureOf(
-        handler({ action: 'shift', run: runFor(ALB, { stepIndex: 0, weight: 5 }) }),
+        handler({ action: 'shift', run: simulatedRun(ALB, { stepIndex: 0, weight: 5 }) }),
       );
 
       expect(error).toBeInstanceOf(TrafficEditedByHand);
@@ -239,7 +143,7 @@ describe('the canary traffic handler, against the simulated API server', () => {
 
     it('retries a conflicting write once, after reading again', async () => {
       sim.injectFault({ method: 'PATCH', pathIncludes: '/ingresses/web', status: 409 });
-      const result = await handler({ action: 'shift', run: runFor(ALB) });
+      const result = await handler({ action: 'shift', run: simulatedRun(ALB) });
 
       expect(ingressWeight()).toBe(5);
       expect(result.run.weight).toBe(5);
@@ -253,7 +157,7 @@ describe('the canary traffic handler, against the simulated API server', () => {
 
     it('gives up after a second conflict, with a KubernetesConflict that says so', async () => {
       sim.injectFault({ method: 'PATCH', pathIncludes: '/ingresses/web', status: 409, times: 2 });
-      const error = await failureOf(handler({ action: 'shift', run: runFor(ALB) }));
+      const error = await failureOf(handler({ action: 'shift', run: simulatedRun(ALB) }));
 
       expect(error).toBeInstanceOf(KubernetesConflict);
       expect(error.message).toMatch(
@@ -273,7 +177,7 @@ describe('the canary traffic handler, against the simulated API server', () => {
           );
         });
       });
-      const error = await failureOf(handler({ action: 'shift', run: runFor(ALB) }));
+      const error = await failureOf(handler({ action: 'shift', run: simulatedRun(ALB) }));
 
       expect(error).toBeInstanceOf(TrafficEditedByHand);
       expect(error.message).toMatch(
@@ -295,7 +199,7 @@ describe('the canary traffic handler, against the simulated API server', () => {
       });
       const result = await handler({
         action: 'route-to-stable',
-        run: runFor(ALB, { stepIndex: 1, weight: 20 }),
+        run: simulatedRun(ALB, { stepIndex: 1, weight: 20 }),
       });
 
       expect(ingressWeight()).toBe(0);
@@ -307,8 +211,8 @@ describe('the canary traffic handler, against the simulated API server', () => {
     });
 
     it('routing to stable twice writes once', async () => {
-      const run = runFor(ALB, { stepIndex: 1, weight: 20 });
-      await handler({ action: 'shift', run: runFor(ALB) });
+      const run = simulatedRun(ALB, { stepIndex: 1, weight: 20 });
+      await handler({ action: 'shift', run: simulatedRun(ALB) });
       await handler({ action: 'route-to-stable', run });
       const again = await handler({ action: 'route-to-stable', run });
 
@@ -328,7 +232,9 @@ describe('the canary traffic handler, against the simulated API server', () => {
           },
         });
       });
-      const error = await failureOf(handler({ action: 'route-to-stable', run: runFor(ALB, { weight: 20 }) }));
+      const error = await failureOf(
+        handler({ action: 'route-to-stable', run: simulatedRun(ALB, { weight: 20 }) }),
+      );
 
       expect(error).toBeInstanceOf(RouterMismatch);
       expect(error.message).toBe(
@@ -339,7 +245,7 @@ describe('the canary traffic handler, against the simulated API server', () => {
 
     it('refuses to shift past the last step', async () => {
       const error = await failureOf(
-        handler({ action: 'shift', run: runFor(ALB, { stepIndex: 3, weight: 100 }) }),
+        handler({ action: 'shift', run: simulatedRun(ALB, { stepIndex: 3, weight: 100 }) }),
       );
 
       expect(error).toBeInstanceOf(InvalidCanaryRun);
@@ -353,7 +259,7 @@ describe('the canary traffic handler, against the simulated API server', () => {
       sim.getHttpRoute('shop', 'web')?.spec.rules?.[0]?.backendRefs?.map((ref) => [ref.name, ref.weight]);
 
     it('shifts: the canary backend is added at the step weight, stable gets the rest', async () => {
-      const result = await handler({ action: 'shift', run: runFor(GATEWAY) });
+      const result = await handler({ action: 'shift', run: simulatedRun(GATEWAY) });
 
       expect(routeWeights()).toEqual([
         ['web-stable', 95],
@@ -366,13 +272,13 @@ describe('the canary traffic handler, against the simulated API server', () => {
     });
 
     it('refuses to shift over weights changed by hand', async () => {
-      await handler({ action: 'shift', run: runFor(GATEWAY) });
+      await handler({ action: 'shift', run: simulatedRun(GATEWAY) });
       sim.editHttpRoute('shop', 'web', (route) => {
         const refs = route.spec.rules?.[0]?.backendRefs ?? [];
         for (const ref of refs) ref.weight = ref.name === 'web-canary' ? 40 : 60;
       });
       const error = await failureOf(
-        handler({ action: 'shift', run: runFor(GATEWAY, { stepIndex: 0, weight: 5 }) }),
+        handler({ action: 'shift', run: simulatedRun(GATEWAY, { stepIndex: 0, weight: 5 }) }),
       );
 
       expect(error).toBeInstanceOf(TrafficEditedByHand);
@@ -386,14 +292,14 @@ describe('the canary traffic handler, against the simulated API server', () => {
     });
 
     it('routes all traffic to stable after a hand edit', async () => {
-      await handler({ action: 'shift', run: runFor(GATEWAY) });
+      await handler({ action: 'shift', run: simulatedRun(GATEWAY) });
       sim.editHttpRoute('shop', 'web', (route) => {
         const refs = route.spec.rules?.[0]?.backendRefs ?? [];
         for (const ref of refs) ref.weight = 50;
       });
       const result = await handler({
         action: 'route-to-stable',
-        run: runFor(GATEWAY, { stepIndex: 0, weight: 5 }),
+        run: simulatedRun(GATEWAY, { stepIndex: 0, weight: 5 }),
       });
 
       expect(routeWeights()).toEqual([
@@ -416,7 +322,7 @@ describe('the canary traffic handler, against the simulated API server', () => {
     });
 
     it('shifts by scaling: the canary grows first, stable shrinks, the total stays', async () => {
-      const result = await handler({ action: 'shift', run: runFor(RATIO) });
+      const result = await handler({ action: 'shift', run: simulatedRun(RATIO) });
 
       expect([replicas('web'), replicas('web-canary')]).toEqual([9, 1]);
       expect(result.run).toMatchObject({ stepIndex: 0, weight: 5 });
@@ -431,7 +337,7 @@ describe('the canary traffic handler, against the simulated API server', () => {
         { op: 'replace', path: '/spec/replicas', value: 1 },
       ]);
       sim.requests.length = 0;
-      const result = await handler({ action: 'shift', run: runFor(RATIO) });
+      const result = await handler({ action: 'shift', run: simulatedRun(RATIO) });
 
       expect([replicas('web'), replicas('web-canary')]).toEqual([9, 1]);
       expect(result.run.weight).toBe(5);
@@ -440,7 +346,7 @@ describe('the canary traffic handler, against the simulated API server', () => {
 
     it('refuses to shift when someone scaled a Deployment by hand', async () => {
       await kubectl.patchDeployment('shop', 'web', [{ op: 'replace', path: '/spec/replicas', value: 12 }]);
-      const error = await failureOf(handler({ action: 'shift', run: runFor(RATIO) }));
+      const error = await failureOf(handler({ action: 'shift', run: simulatedRun(RATIO) }));
 
       expect(error).toBeInstanceOf(TrafficEditedByHand);
       expect(error.message).toMatch(
@@ -457,7 +363,7 @@ describe('the canary traffic handler, against the simulated API server', () => {
       sim.requests.length = 0;
       const result = await handler({
         action: 'route-to-stable',
-        run: runFor(RATIO, { stepIndex: 2, weight: 50 }),
+        run: simulatedRun(RATIO, { stepIndex: 2, weight: 50 }),
       });
 
       expect([replicas('web'), replicas('web-canary')]).toEqual([10, 0]);
@@ -481,7 +387,7 @@ describe('the canary traffic handler, against the simulated API server', () => {
 
     it("copies the canary's pod template onto stable, keeping stable's labels, and answers the generation", async () => {
       const before = sim.getDeployment('shop', 'web');
-      const run = runFor(ALB, { stepIndex: 3, weight: 100 });
+      const run = simulatedRun(ALB, { stepIndex: 3, weight: 100 });
       const started = Date.now();
       const result = await handler({ action: 'promote', run });
 
@@ -505,7 +411,7 @@ describe('the canary traffic handler, against the simulated API server', () => {
     });
 
     it('the deployed handler answers the run itself, with the promotion in it (the workflow keeps it at $.run)', async () => {
-      const run = runFor(ALB, { stepIndex: 3, weight: 100 });
+      const run = simulatedRun(ALB, { stepIndex: 3, weight: 100 });
       const answer = await deployedHandler({ action: 'promote', run });
       const stable = sim.getDeployment('shop', 'web');
       expect(answer).toEqual({
@@ -518,7 +424,7 @@ describe('the canary traffic handler, against the simulated API server', () => {
     });
 
     it('is idempotent: a retried promotion writes nothing and answers the same generation', async () => {
-      const run = runFor(ALB, { stepIndex: 3, weight: 100 });
+      const run = simulatedRun(ALB, { stepIndex: 3, weight: 100 });
       const first = await handler({ action: 'promote', run });
       const again = await handler({ action: 'promote', run });
 
@@ -535,7 +441,10 @@ describe('the canary traffic handler, against the simulated API server', () => {
         stop();
         sim.deploy('shop', 'web', { image: 'web:1-hotfix' });
       });
-      const result = await handler({ action: 'promote', run: runFor(ALB, { stepIndex: 3, weight: 100 }) });
+      const result = await handler({
+        action: 'promote',
+        run: simulatedRun(ALB, { stepIndex: 3, weight: 100 }),
+      });
 
       // The first write failed its generation test; the second, after a fresh read, replaced the hotfix knowingly.
       expect(requests('PATCH')).toEqual(['PATCH deployments/web 422', 'PATCH deployments/web 200']);
@@ -545,7 +454,7 @@ describe('the canary traffic handler, against the simulated API server', () => {
     it('refuses to promote a canary that no longer runs what the run analysed', async () => {
       sim.deploy('shop', 'web-canary', { image: 'web:3' });
       const error = await failureOf(
-        handler({ action: 'promote', run: runFor(ALB, { stepIndex: 3, weight: 100 }) }),
+        handler({ action: 'promote', run: simulatedRun(ALB, { stepIndex: 3, weight: 100 }) }),
       );
 
       expect(error).toBeInstanceOf(CanaryChangedDuringRun);
@@ -560,7 +469,7 @@ describe('the canary traffic handler, against the simulated API server', () => {
 
   describe('scale-down-canary', () => {
     it('scales the canary to zero, and a second call writes nothing', async () => {
-      const run = runFor(ALB, { weight: 0 });
+      const run = simulatedRun(ALB, { weight: 0 });
       const result = await handler({ action: 'scale-down-canary', run });
       const again = await handler({ action: 'scale-down-canary', run });
 
@@ -575,7 +484,7 @@ describe('the canary traffic handler, against the simulated API server', () => {
   describe('a malformed input', () => {
     it('is refused as InvalidCanaryRun naming the field, before any Kubernetes request', async () => {
       const error = await failureOf(
-        handler({ action: 'shift', run: { ...runFor(ALB), stepIndex: 'one', weight: undefined } }),
+        handler({ action: 'shift', run: { ...simulatedRun(ALB), stepIndex: 'one', weight: undefined } }),
       );
 
       expect(error).toBeInstanceOf(InvalidCanaryRun);
@@ -587,7 +496,7 @@ describe('the canary traffic handler, against the simulated API server', () => {
     });
 
     it('an unknown action is refused as InvalidInput', async () => {
-      const error = await failureOf(handler({ action: 'undo', run: runFor(ALB) }));
+      const error = await failureOf(handler({ action: 'undo', run: simulatedRun(ALB) }));
 
       expect(error.name).toBe('InvalidInput');
       expect(error.message).toMatch(/^The traffic input is malformed: action: /);

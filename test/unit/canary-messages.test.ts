@@ -10,7 +10,7 @@ import {
 } from '../../lambdas/canary/messages';
 import type { CanaryRun, CheckOutcome, StepAnalysis } from '../../lambdas/canary/run';
 import type { Block, SlackMessage } from '../../lambdas/notify/slack-message';
-import { canaryServiceSchema } from '../../lib/config/canary';
+import { canaryRun } from '../handlers/canary-fixtures';
 
 // What the canary says in Slack, as Slack will read it: every value a person, CI or an alarm wrote is escaped
 // (in the blocks and in the notification text, where `<!channel>` pings too), the approval buttons carry a value
@@ -21,64 +21,19 @@ const APPROVER = 'U024BE7LH';
 const INJECTION = '<!channel> <@U0ADMIN> <https://evil.example.com|click> & co';
 const ESCAPED = '&lt;!channel&gt; &lt;@U0ADMIN&gt; &lt;https://evil.example.com|click&gt; &amp; co';
 
-function run(fields: Partial<CanaryRun> = {}): CanaryRun {
-  return {
-    executionArn: 'arn:aws:states:eu-west-1:111122223333:execution:platform-runbooks-prod-canary:run-a',
-    runId: 'run-a',
-    workload: 'prod-eks/shop/web',
-    service: canaryServiceSchema.parse({
-      name: 'web',
-      cluster: 'prod-eks',
-      namespace: 'shop',
-      stableDeployment: 'web',
-      canaryDeployment: 'web-canary',
-      router: { type: 'replica-ratio', totalReplicas: 10 },
-      checks: [
-        {
-          name: 'error-rate',
-          canary: {
-            type: 'metric',
-            metric: {
-              namespace: 'Shop',
-              metricName: 'ErrorRate',
-              dimensions: { V: 'canary' },
-              stat: 'Average',
-            },
-          },
-          stable: {
-            type: 'metric',
-            metric: {
-              namespace: 'Shop',
-              metricName: 'ErrorRate',
-              dimensions: { V: 'stable' },
-              stat: 'Average',
-            },
-          },
-          max: 0.05,
-        },
-      ],
-      approval: { approvers: [APPROVER] },
-    }),
-    change: { kind: 'image', image: 'registry.example.com/web:2.0.0' },
-    eventId: 'event-1',
-    requestedBy: 'github-actions:acme/web',
-    reference: '3f2c1a9e8b7d',
-    requestedAt: '2026-11-22T03:00:00.000Z',
-    startedAt: '2026-11-22T03:00:01.000Z',
-    steps: [5, 20, 50, 100],
-    intervalSeconds: 300,
-    threshold: 2,
-    approvalTimeoutSeconds: 3_600,
-    stepIndex: 1,
-    weight: 20,
-    weightSetAt: '2026-11-22T03:06:00.000Z',
-    failures: 1,
-    stableImages: ['registry.example.com/web:1.0.0'],
-    canaryImages: ['registry.example.com/web:2.0.0'],
-    stableReplicas: 10,
-    ...fields,
-  };
-}
+/** The run at step 2 of 4 (20 %), its service asking for approval, one analysis failed. */
+const run = (fields: Partial<CanaryRun> = {}): CanaryRun =>
+  canaryRun(
+    {
+      approvalTimeoutSeconds: 3_600,
+      stepIndex: 1,
+      weight: 20,
+      weightSetAt: '2026-11-22T03:06:00.000Z',
+      failures: 1,
+      ...fields,
+    },
+    { approval: { approvers: [APPROVER] } },
+  );
 
 const analysed = (
   summary: string,

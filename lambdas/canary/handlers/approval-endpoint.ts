@@ -10,6 +10,7 @@ import {
   handleSlackApproval,
   type FunctionUrlResponse,
 } from '../approval';
+import { createSlackResponder } from '../slack-response';
 
 // Slack waits 3 s for the answer: short timeouts and one retry, so a slow call still ends in a sentence.
 const clientOptions = {
@@ -23,8 +24,10 @@ const signingSecret = createSigningSecretSource({
   secretId: requiredEnv('SLACK_SIGNING_SECRET_ID'),
 });
 const approvers = jsonEnv('CANARY_APPROVERS', approversSchema);
+// One attempt of 1 s at most, after the decision: a slow Slack costs the clicker their reply, never the decision.
+const respond = createSlackResponder({ timeoutMs: 1_000 });
 
 /** The Slack approval endpoint: a Lambda function URL that Slack's Approve and Reject buttons post to. */
 export async function handler(event: unknown): Promise<FunctionUrlResponse> {
-  return handleSlackApproval(event, { signingSecret, approvers, lock, sfn, now: () => new Date() });
+  return handleSlackApproval(event, { signingSecret, approvers, lock, sfn, respond, now: () => new Date() });
 }
