@@ -1,12 +1,13 @@
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { type Policy, PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
 import { type FunctionUrl, FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { canaryApprovalEndpoint, canaryFunctions } from '../lambdas/canary/functions';
 import { CANARY_REQUEST_SOURCES, CANARY_REQUESTED } from '../lambdas/canary/request';
-import { type CanarySection, canaryRuntime } from './config/canary';
+import { TARGET_GROUP_BINDING_APIS } from '../lambdas/kubernetes/resources';
+import { type CanaryRouter, type CanarySection, canaryRuntime } from './config/canary';
 import type { EksCluster, SlackApp } from './config/shared';
 import { type EksClusterAccess, EksRunbookAccess } from './eks-runbook-access';
 import { acknowledgeResource, stepPolicy, stepRole } from './runbook-step-roles';
@@ -40,12 +41,69 @@ export interface CanaryRunbookProps {
 }
 
 /**
- * The Kubernetes groups of the traffic and observe steps' access entries, for the gateway-api router: the EKS
- * access policies cover Kubernetes' own API groups only, not `gateway.networking.k8s.io`, so each namespace of
- * such a service binds these groups to a Role on HTTPRoutes (editors: get, patch; readers: get).
+ * The Kubernetes groups of the traffic and observe steps' access entries, for the routers' own resources: the EKS
+ * access policies cover Kubernetes' own API groups only, not `gateway.networking.k8s.io` (the gateway-api router's
+ * HTTPRoutes) nor the TargetGroupBindings' groups (the alb router's), so each namespace of such a service binds
+ * these groups to a Role with CANARY_ROUTER_RULES. Editors change a route (traffic); readers read the routers'
+ * resources (observe).
  */
 export const CANARY_ROUTE_EDITORS_GROUP = 'platform-runbooks:canary-route-editors';
 export const CANARY_ROUTE_READERS_GROUP = 'platform-runbooks:canary-route-readers';
+
+/** A rule of a namespaced RBAC Role, as its `rules` take it. */
+export interface KubernetesRoleRule {
+  readonly apiGroups: readonly string[];
+  readonly resources: readonly string[];
+  readonly verbs: readonly string[];
+}
+
+type RbacRouter = Exclude<CanaryRouter['type'], 'replica-ratio'>;
+type RbacStep = 'traffic' | 'observe';
+
+/** Which group each step's access entry carries. */
+const STEP_GROUPS: Record<RbacStep, string> = {
+  traffic: CANARY_ROUTE_EDITORS_GROUP,
+  observe: CANARY_ROUTE_READERS_GROUP,
+};
+
+/**
+ * What each router needs of RBAC, by step, in each namespace of a service using it (the replica-ratio router reads
+ * and scales Deployments, which the access policies cover). gateway-api: the route read and patched. alb: observe
+ * lists the TargetGroupBindings in both groups that serve them, the AWS Load Balancer Controller's and EKS Auto
+ * Mode's (the client reads both; a Role naming a group the cluster does not serve is valid); traffic patches the
+ * Ingress, which AmazonEKSEditPolicy covers.
+ */
+export const CANARY_ROUTER_RULES: Record<
+  RbacRouter,
+  Partial<Record<RbacStep, readonly KubernetesRoleRule[]>>
+> = {
+  'gateway-api': {
+    traffic: [
+      { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes'], verbs: ['get', 'patch'] },
+    ],
+    observe: [{ apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes'], verbs: ['get'] }],
+  },
+  alb: {
+    observe: [
+      {
+        apiGroups: TARGET_GROUP_BINDING_APIS.map((api) => api.group),
+        resources: ['targetgroupbindings'],
+        verbs: ['list'],
+      },
+    ],
+  },
+};
+
+/** A Kubernetes group a step's access entry carries, and the RBAC the clusters must bind to it. */
+export interface CanaryKubernetesGroup {
+  readonly group: string;
+  readonly step: RbacStep;
+  /** In each of these namespaces (`<cluster>/<namespace>`), a Role with these rules, bound to the group. */
+  readonly grants: readonly {
+    readonly namespaces: readonly string[];
+    readonly rules: readonly KubernetesRoleRule[];
+  }[];
+}
 
 /**
  * The ELBv2 reads that confirm an ALB step on the load balancer itself (the controller reconciles
@@ -69,7 +127,8 @@ const ALB_READS = [
  *   execution (a stale lock is taken over);
  * - traffic: an `edit` access entry (Ingress annotation, HTTPRoute weights, replicas, the promotion);
  * - observe: a `view` access entry, and with the alb router the ELBv2 reads that confirm a step (with the
- *   gateway-api router, traffic's and observe's entries also put their roles in the HTTPRoute groups);
+ *   gateway-api or alb router, observe's entry also puts its role in the readers' group, and with gateway-api
+ *   traffic's in the editors': `kubernetesGroups`, given as the `CanaryKubernetesGroups` output);
  * - analyse: `cloudwatch:GetMetricData` and reading the lock (an abort asked by an alarm or a person);
  * - smoke test (only when a service has one): no AWS permission;
  * - request approval and thread: writing the run's state on the lock, and the Slack secrets;
@@ -108,6 +167,11 @@ export class CanaryRunbook extends Construct {
   public readonly approvalUrl?: FunctionUrl;
   /** The clusters and namespaces the access entries are scoped to: where the services are. */
   public readonly workloadClusters: readonly EksClusterAccess[];
+  /**
+   * The Kubernetes groups the access entries carry, with the Roles the clusters must bind to them (no EKS access
+   * policy covers the routers' resources); none without a gateway-api or alb service.
+   */
+  public readonly kubernetesGroups: readonly CanaryKubernetesGroup[];
   /** The workflow with its trigger (the `CanaryRequested` rule on the lifecycle bus), dead-letter queue and alarms. */
   public readonly workflow: RunbookStateMachine;
 
@@ -118,7 +182,9 @@ export class CanaryRunbook extends Construct {
     const { environment } = shared;
     const runtime = canaryRuntime({ environment, settings });
     this.workloadClusters = workloadClusters(runtime.workloads, props.clusters);
-    const gatewayApi = runtime.routers.includes('gateway-api');
+    this.kubernetesGroups = kubernetesGroups(settings);
+    const groupsOf = (step: RbacStep) =>
+      this.kubernetesGroups.filter((entry) => entry.step === step).map((entry) => entry.group);
 
     // Only the steps that use the lock (CanaryLock) are told its table.
     const lockTable = { LOCK_TABLE_NAME: shared.lockTable.tableName };
@@ -203,7 +269,7 @@ export class CanaryRunbook extends Construct {
       'TrafficAccess',
       'edit',
       "Canary traffic Lambda: sets the router's weights, promotes the canary's pod template, scales the canary",
-      gatewayApi ? [CANARY_ROUTE_EDITORS_GROUP] : [],
+      groupsOf('traffic'),
     );
     this.trafficFunction = lambda('TrafficFunction', canaryFunctions.traffic, this.trafficAccess.role);
     this.trafficAccess.createEntriesAfter(this.trafficFunction);
@@ -213,7 +279,7 @@ export class CanaryRunbook extends Construct {
       'ObserveAccess',
       'view',
       "Canary observe Lambda: reads the router's state, the load balancer's rules and the rollouts",
-      gatewayApi ? [CANARY_ROUTE_READERS_GROUP] : [],
+      groupsOf('observe'),
     );
     if (runtime.routers.includes('alb')) {
       this.observePolicy = stepPolicy(this, 'ObservePolicy', this.observeAccess.role, [
@@ -232,6 +298,19 @@ export class CanaryRunbook extends Construct {
       this.observePolicy,
     );
     this.observeAccess.createEntriesAfter(this.observeFunction);
+    if (this.kubernetesGroups.length > 0) {
+      // Named at the stack's level, as the stack names its outputs: the RBAC to apply in each cluster before a run.
+      new CfnOutput(this, 'KubernetesGroups', {
+        description:
+          "The canary's Kubernetes groups (access entries of its traffic and observe roles), each with what the " +
+          'clusters must bind to it: in each namespace (<cluster>/<namespace>) listed, a Role with these rules ' +
+          'and a RoleBinding to the group. No EKS access policy covers these API groups. Apply the Role as a ' +
+          'manifest: kubectl create role refuses a resource the cluster does not serve.',
+        value: JSON.stringify(
+          Object.fromEntries(this.kubernetesGroups.map((entry) => [entry.group, entry.grants])),
+        ),
+      }).overrideLogicalId('CanaryKubernetesGroups');
+    }
 
     // Analyse: CloudWatch, and whether an abort was asked. ----------------------------------------------------
     this.analyseRole = stepRole(
@@ -412,6 +491,26 @@ export class CanaryRunbook extends Construct {
       }
     }
   }
+}
+
+/** The groups the routers in use need, each with its Roles' rules and the namespaces of the services using them. */
+function kubernetesGroups(settings: CanarySection): CanaryKubernetesGroup[] {
+  const namespacesOf = (router: RbacRouter) =>
+    [
+      ...new Set(
+        settings.services
+          .filter((service) => service.router.type === router)
+          .map((service) => `${service.cluster}/${service.namespace}`),
+      ),
+    ].sort();
+  return (['traffic', 'observe'] as const).flatMap((step) => {
+    const grants = (['alb', 'gateway-api'] as const).flatMap((router) => {
+      const rules = CANARY_ROUTER_RULES[router][step];
+      const namespaces = namespacesOf(router);
+      return rules && namespaces.length > 0 ? [{ namespaces, rules }] : [];
+    });
+    return grants.length > 0 ? [{ group: STEP_GROUPS[step], step, grants }] : [];
+  });
 }
 
 /** The clusters the services are in, each with only the namespaces they use. */

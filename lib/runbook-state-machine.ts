@@ -104,7 +104,8 @@ export interface RunbookStateMachineProps {
  * - STANDARD type, X-Ray tracing, ALL-events logging with execution data to its own log group
  *   (`/aws/vendedlogs/states/…`, one month);
  * - grants written here, since a definition from a file brings none: invoke its functions and the notifier,
- *   publish lifecycle events, page on-call (and use the topic's key), and `dynamodb:UpdateItem` on the lock
+ *   publish lifecycle events, page on-call (and use the topic's key), `dynamodb:UpdateItem` (and `GetItem` for a
+ *   definition that reads it) on the lock
  *   table only when the ASL names `${LockTableName}` (it releases the lock itself);
  * - the triggers: EventBridge rules and Scheduler schedules, sharing a dead-letter queue, each with a retry policy
  *   and a maximum event age; a message in that queue pages;
@@ -195,6 +196,16 @@ export class RunbookStateMachine extends Construct {
           resources: [shared.lockTable.tableArn],
         }),
       );
+      // A workflow that reads the lock itself (the canary's hold looks for an abort request each minute).
+      if (text.includes('"arn:aws:states:::dynamodb:getItem"')) {
+        statements.push(
+          new PolicyStatement({
+            sid: 'ReadLock',
+            actions: ['dynamodb:GetItem'],
+            resources: [shared.lockTable.tableArn],
+          }),
+        );
+      }
     }
     if (shared.onCallTopicKey) {
       statements.push(

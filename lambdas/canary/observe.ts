@@ -282,9 +282,10 @@ type AlbTargetsSearch =
 
 /**
  * The load balancer behind the ALB router and its rules: the target groups of the stable and canary Services
- * (from the TargetGroupBindings the AWS Load Balancer Controller makes, by Service name and port), the one load
- * balancer both are attached to, and every rule of its listeners. A target group not made or not attached yet is
- * `pending`: the controller makes and attaches it when it reconciles the Ingress.
+ * (from the TargetGroupBindings the load balancer controller makes, the AWS Load Balancer Controller's or EKS Auto
+ * Mode's, by Service name and port), the one load balancer both are attached to, and every rule of its listeners.
+ * A target group not made or not attached yet is `pending`: the controller makes and attaches it when it
+ * reconciles the Ingress.
  */
 async function findAlbTargets(
   client: KubernetesClient,
@@ -310,7 +311,7 @@ async function findAlbTargets(
     return [...arns];
   };
   const unbound = (role: string, backend: Backend) =>
-    `no TargetGroupBinding in namespace ${namespace} binds the ${role} Service ${backend.service} port ${backend.port} yet: the AWS Load Balancer Controller makes one, with its target group, when it reconciles the Ingress`;
+    `no TargetGroupBinding in namespace ${namespace} binds the ${role} Service ${backend.service} port ${backend.port} yet: the load balancer controller (the AWS Load Balancer Controller, or EKS Auto Mode's) makes one, with its target group, when it reconciles the Ingress`;
   const stableArns = await boundTo(router.stable);
   if (stableArns.length === 0) return { state: 'pending', reason: unbound('stable', router.stable) };
   const canaryArns = await boundTo(router.canary);

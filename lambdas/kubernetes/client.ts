@@ -22,6 +22,7 @@ import {
   ingressSchema,
   replicaSetListSchema,
   serviceSchema,
+  TARGET_GROUP_BINDING_APIS,
   targetGroupBindingListSchema,
   workloadListSchema,
   type Certificate,
@@ -33,6 +34,7 @@ import {
   type ReplicaSet,
   type Service,
   type TargetGroupBinding,
+  type TargetGroupBindingApi,
   type Workload,
 } from './resources';
 
@@ -89,9 +91,12 @@ export interface KubernetesClient {
   /** A core/v1 Service: its selector and ports. */
   getService(namespace: string, name: string): Promise<Service>;
   /**
-   * Every TargetGroupBinding (elbv2.k8s.aws/v1beta1) in the namespace, following `continue` pages: the target
-   * group of each Service the AWS Load Balancer Controller serves. A cluster that does not serve the resource (the
-   * controller's CRDs not installed) is a KubernetesNotFound that says so.
+   * Every TargetGroupBinding in the namespace, following `continue` pages: the target group of each Service a load
+   * balancer controller serves. Both groups that serve the kind are read, the AWS Load Balancer Controller's
+   * (elbv2.k8s.aws/v1beta1) then EKS Auto Mode's (eks.amazonaws.com/v1), since one cluster may run both, each for
+   * the Ingresses of its IngressClass. A group the cluster does not serve adds nothing; a cluster that serves
+   * neither is a KubernetesNotFound naming both. RBAC must allow `list` in both groups: a 403 in either is a
+   * KubernetesForbidden (the API server authorizes a request before it finds the group unserved).
    */
   listTargetGroupBindings(namespace: string): Promise<TargetGroupBinding[]>;
 }
@@ -173,10 +178,13 @@ interface ApiRequest {
     | 'ingresses'
     | 'httproutes'
     | 'services'
-    | 'targetgroupbindings';
+    | TargetGroupBindingResource;
   namespace: string;
   path: string;
 }
+
+/** TargetGroupBindings, qualified: the plural alone does not say which of the two groups serving them was asked. */
+type TargetGroupBindingResource = `targetgroupbindings.${TargetGroupBindingApi['group']}`;
 
 /** What the resource is called in messages: apps/v1 kinds by their plural alone, as before; others qualified. */
 const RESOURCE_NAMES: Record<ApiRequest['resource'], string> = {
@@ -189,8 +197,12 @@ const RESOURCE_NAMES: Record<ApiRequest['resource'], string> = {
   ingresses: 'ingresses.networking.k8s.io',
   httproutes: 'httproutes.gateway.networking.k8s.io',
   services: 'services',
-  targetgroupbindings: 'targetgroupbindings.elbv2.k8s.aws',
+  'targetgroupbindings.elbv2.k8s.aws': 'targetgroupbindings.elbv2.k8s.aws',
+  'targetgroupbindings.eks.amazonaws.com': 'targetgroupbindings.eks.amazonaws.com',
 };
+
+const isTargetGroupBindings = (resource: ApiRequest['resource']): resource is TargetGroupBindingResource =>
+  resource.startsWith('targetgroupbindings.');
 
 /** Where a request went, for the messages of the errors that send someone to the cluster's settings. */
 type Target = Pick<KubernetesClientOptions, 'endpoint' | 'clusterName'>;
@@ -421,18 +433,33 @@ export function createKubernetesClient(options: KubernetesClientOptions): Kubern
       );
     },
 
-    listTargetGroupBindings(namespace) {
-      return listAll(async (continueToken) => {
-        const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
-        if (continueToken) query.set('continue', continueToken);
-        const path = `/apis/elbv2.k8s.aws/v1beta1/namespaces/${encodeURIComponent(namespace)}/targetgroupbindings?${query.toString()}`;
-        return parseOrThrow(
-          targetGroupBindingListSchema,
-          await call({ verb: 'list', resource: 'targetgroupbindings', namespace, path }),
-          `GET ${path} answer`,
-          KubernetesInvalidResponse,
-        );
-      });
+    async listTargetGroupBindings(namespace) {
+      const bindings: TargetGroupBinding[] = [];
+      const unserved: string[] = [];
+      for (const { group, version } of TARGET_GROUP_BINDING_APIS) {
+        try {
+          const listed = await listAll(async (continueToken) => {
+            const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+            if (continueToken) query.set('continue', continueToken);
+            const path = `/apis/${group}/${version}/namespaces/${encodeURIComponent(namespace)}/targetgroupbindings?${query.toString()}`;
+            return parseOrThrow(
+              targetGroupBindingListSchema,
+              await call({ verb: 'list', resource: `targetgroupbindings.${group}`, namespace, path }),
+              `GET ${path} answer`,
+              KubernetesInvalidResponse,
+            );
+          });
+          bindings.push(...listed);
+        } catch (error) {
+          // A namespaced list answers 200 even for a namespace that does not exist: a 404 is the group unserved.
+          if (!(error instanceof KubernetesNotFound)) throw error;
+          unserved.push(error.message);
+        }
+      }
+      if (unserved.length === TARGET_GROUP_BINDING_APIS.length) {
+        throw new KubernetesNotFound(`${unserved.join('; ')}: ${neitherTargetGroupBindingGroup(options)}`);
+      }
+      return bindings;
     },
 
     async patchHttpRoute(namespace, name, ops) {
@@ -489,9 +516,7 @@ function statusError(
   const message = statusMessage(answer);
   const text = `${method} ${request.path}: ${status}${message ? ` ${message}` : ''}`;
   const cluster = target.clusterName ?? '<cluster>';
-  const where = target.clusterName
-    ? `EKS cluster ${target.clusterName}`
-    : `the cluster at ${target.endpoint}`;
+  const where = whereIs(target);
   if (status === 404 && request.resource === 'certificates' && request.verb === 'list') {
     // A namespaced list answers 200 even for a namespace that does not exist: a 404 means the type is not served.
     return new KubernetesNotFound(
@@ -507,14 +532,6 @@ function statusError(
       `${text}: ${where} does not serve the Gateway API HTTPRoute resource (httproutes.gateway.networking.k8s.io, ` +
         'version v1): the Gateway API CRDs are not installed there, or their release does not serve v1 (1.0 and ' +
         `later do). Check with kubectl get crd httproutes.gateway.networking.k8s.io against ${where}.`,
-    );
-  }
-  if (status === 404 && request.resource === 'targetgroupbindings' && request.verb === 'list') {
-    // As for Certificates: a namespaced list answers 200 even for a missing namespace; a 404 is the type unserved.
-    return new KubernetesNotFound(
-      `${text}: ${where} does not serve the AWS Load Balancer Controller's TargetGroupBinding resource ` +
-        '(targetgroupbindings.elbv2.k8s.aws, version v1beta1): the controller is not installed there, or not ' +
-        `its CRDs. Check with kubectl get crd targetgroupbindings.elbv2.k8s.aws against ${where}.`,
     );
   }
   if (status === 404) return new KubernetesNotFound(text);
@@ -561,15 +578,20 @@ function statusError(
           `rolebinding <name> -n ${namespace} --role=<name> --group=<group>).`,
       );
     }
-    if (resource === 'targetgroupbindings') {
-      // The load balancer controller's CRD group: no EKS access policy names it either.
+    if (isTargetGroupBindings(resource)) {
+      // Neither group is one of Kubernetes' own, so no EKS access policy names it. Both are read on every cluster,
+      // so the Role names both; `kubectl create role` refuses a resource the cluster does not serve, so it is
+      // applied as a manifest, which RBAC takes whatever the cluster serves.
+      const groups = TARGET_GROUP_BINDING_APIS.map((api) => api.group);
       return new KubernetesForbidden(
         `${text}. ${role} lacks Kubernetes RBAC that allows ${lacks}: EKS access policies, AmazonEKSViewPolicy ` +
-          "included, grant nothing in the AWS Load Balancer Controller's API group. Give the role's access entry " +
-          `a Kubernetes group (aws eks update-access-entry --cluster-name ${cluster} --principal-arn <role ARN> ` +
-          `--kubernetes-groups <group>), and in that namespace a Role that allows it, bound to the group (kubectl ` +
-          `create role <name> -n ${namespace} --verb=list --resource=targetgroupbindings.elbv2.k8s.aws, then ` +
-          `kubectl create rolebinding <name> -n ${namespace} --role=<name> --group=<group>).`,
+          'included, grant nothing in the API groups of TargetGroupBindings (the AWS Load Balancer ' +
+          "Controller's and EKS Auto Mode's). In that namespace, bind a Kubernetes group of the role's access " +
+          `entry (aws eks describe-access-entry --cluster-name ${cluster} --principal-arn <role ARN> shows its ` +
+          `groups) to a Role with the rule {apiGroups: [${groups.join(', ')}], resources: [targetgroupbindings], ` +
+          'verbs: [list]}, both groups, since the runbook reads both: apply the Role as a manifest (kubectl ' +
+          'create role refuses a resource the cluster does not serve), then kubectl create rolebinding <name> ' +
+          `-n ${namespace} --role=<name> --group=<group>.`,
       );
     }
     const policy =
@@ -587,6 +609,25 @@ function statusError(
   // 429: API Priority and Fairness shedding load; like a 5xx, worth a retry later, not a failure of the request.
   if (status >= 500 || status === 429) return new KubernetesUnavailable(text);
   return new KubernetesApiError(text, status);
+}
+
+/** The cluster as messages name it: by its EKS name when known. */
+function whereIs(target: Target): string {
+  return target.clusterName ? `EKS cluster ${target.clusterName}` : `the cluster at ${target.endpoint}`;
+}
+
+/** Why a cluster serving TargetGroupBindings in neither group cannot have its ALB's target groups found. */
+function neitherTargetGroupBindingGroup(target: Target): string {
+  const where = whereIs(target);
+  const [controller, autoMode] = TARGET_GROUP_BINDING_APIS.map(
+    ({ group, version, servedBy }) => `${servedBy}'s (targetgroupbindings.${group}, version ${version})`,
+  );
+  return (
+    `${where} serves TargetGroupBindings in neither API group: it does not serve ${controller}, nor ${autoMode}: ` +
+    "the AWS Load Balancer Controller (or its CRDs) is not installed there, and EKS Auto Mode's load balancing " +
+    'is not enabled, so nothing makes target groups for an ALB Ingress. Check with kubectl api-resources ' +
+    `--api-group=elbv2.k8s.aws and kubectl api-resources --api-group=eks.amazonaws.com against ${where}.`
+  );
 }
 
 /** Whether the body is a Status object, as the API server answers its errors (a fallback 404 is plain text). */

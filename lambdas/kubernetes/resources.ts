@@ -324,7 +324,7 @@ export const httpRouteSchema = z.looseObject({
 export type HttpRoute = z.output<typeof httpRouteSchema>;
 
 // The objects the ALB router's handlers read to find the load balancer behind an Ingress: the Services its action
-// forwards to, and the AWS Load Balancer Controller's TargetGroupBindings, which name each Service's target group.
+// forwards to, and the TargetGroupBindings the load balancer controller makes, which name each Service's target group.
 
 /** core/v1 Service: its selector and ports (the action's `servicePort` may be a port's number or its name). */
 export const serviceSchema = z.object({
@@ -349,9 +349,31 @@ export const serviceSchema = z.object({
 export type Service = z.output<typeof serviceSchema>;
 
 /**
- * elbv2.k8s.aws/v1beta1 TargetGroupBinding: the AWS Load Balancer Controller makes one per Service and port an
- * Ingress forwards to (and people make their own for target groups made elsewhere). Loose: the controller adds
- * fields release by release (networking, vpcID, multiClusterTargetGroup…) that we neither read nor refuse.
+ * The API groups TargetGroupBindings are served in: the AWS Load Balancer Controller's CRD, and EKS Auto Mode's
+ * built-in load balancing, which replaces the controller and serves the kind in its own group. The EKS User Guide,
+ * "Enable EKS Auto Mode on existing EKS clusters", Migration Reference
+ * (https://docs.aws.amazon.com/eks/latest/userguide/migrate-auto.html#migration-reference), lists:
+ *   | Load Balancing | `TargetGroupBinding` | `apiversion` | `elbv2.k8s.aws/v1beta1` | `eks.amazonaws.com/v1` |
+ * (self-managed, then EKS Auto Mode), and "Create an IngressClass to configure an Application Load Balancer"
+ * (https://docs.aws.amazon.com/eks/latest/userguide/auto-configure-alb.html), its TargetGroupBinding table:
+ * "`elbv2.k8s.aws/v1beta1` | `eks.amazonaws.com/v1` | API version change" and "`spec.targetType` optional |
+ * `spec.targetType` required". The same page's Ingress annotations table does not list
+ * `alb.ingress.kubernetes.io/actions.*` among those Auto Mode does not support. One cluster may serve both groups:
+ * "You can install the AWS Load Balancer Controller on an Amazon EKS Auto Mode cluster. Use the `IngressClass` or
+ * `loadBalancerClass` options to associate Service and Ingress resources with either the Load Balancer Controller
+ * or EKS Auto Mode" (migrate-auto.html).
+ */
+export const TARGET_GROUP_BINDING_APIS = [
+  { group: 'elbv2.k8s.aws', version: 'v1beta1', servedBy: 'the AWS Load Balancer Controller' },
+  { group: 'eks.amazonaws.com', version: 'v1', servedBy: 'EKS Auto Mode' },
+] as const;
+export type TargetGroupBindingApi = (typeof TARGET_GROUP_BINDING_APIS)[number];
+
+/**
+ * A TargetGroupBinding, in either group (the fields we read are the same in both): the load balancer controller
+ * makes one per Service and port an Ingress forwards to (and people make their own for target groups made
+ * elsewhere). Loose: the controllers add fields release by release (networking, vpcID, multiClusterTargetGroup…)
+ * that we neither read nor refuse.
  */
 export const targetGroupBindingSchema = z.looseObject({
   metadata: z.looseObject({

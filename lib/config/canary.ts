@@ -209,13 +209,25 @@ export const ROUTER_POLL_SECONDS = 10;
 /** Step Functions fails an execution whose history passes 25,000 events; a canary keeps well under it. */
 export const CANARY_HISTORY_EVENT_BUDGET = 20_000;
 /**
+ * Minutes a step holds its weight beyond its interval, at most: the window starts at the next whole minute after
+ * the weight is seen applied, the analysis waits a minute more for CloudWatch to publish the last one, and the
+ * hold checks for an abort a minute at a time (so it may pass the deadline by up to a minute).
+ */
+export const HOLD_MARGIN_MINUTES = 3;
+
+/**
  * History events of one analysis at worst (entered + exited for every state, + scheduled, started and succeeded
  * for a Task): the shift (5); the router's confirmation polled for ROUTER_CONFIRM_MINUTES (Wait 2 + Task 5 +
- * Choice 2 per look); the interval's Wait (2); the analysis and the thread update (5 each); the choice (2); and
- * a pause's approval (Task 5 + Choice 2). test/conventions/canary-history.test.ts counts the same from the ASL.
+ * Choice 2 per look); the hold (Pass 2) and its minutes (Wait 2 + the lock read 5 + Choice 2 each); the analysis
+ * and the thread update (5 each); the choice (2); and a pause's approval (Task 5 + Choice 2).
+ * test/conventions/canary-history.test.ts counts the same from the ASL.
  */
-export const HISTORY_EVENTS_PER_ANALYSIS =
-  5 + ((ROUTER_CONFIRM_MINUTES * 60) / ROUTER_POLL_SECONDS) * 9 + 2 + 5 + 5 + 2 + 7;
+export function historyEventsPerAnalysis(intervalMinutes: number): number {
+  const looks = (ROUTER_CONFIRM_MINUTES * 60) / ROUTER_POLL_SECONDS;
+  const holdMinutes = intervalMinutes + HOLD_MARGIN_MINUTES;
+  return 5 + looks * 9 + 2 + holdMinutes * 9 + 5 + 5 + 2 + 7;
+}
+
 /**
  * Outside the analyses, at worst: the start and its announcement, the canary's pods polled every 15 s for 10
  * minutes, the smoke test, the promotion and stable's rollout polled every 15 s for 15 minutes, the return to
@@ -225,10 +237,10 @@ export const HISTORY_EVENTS_OUTSIDE_ANALYSES = 20 + 40 * 9 + 10 + 10 + 60 * 9 + 
 
 /** The execution history one run of the service can write at most. */
 export function canaryHistoryEvents(
-  service: Pick<CanaryService, 'stepWeights' | 'stepWeight' | 'maxWeight' | 'threshold'>,
+  service: Pick<CanaryService, 'stepWeights' | 'stepWeight' | 'maxWeight' | 'threshold' | 'intervalMinutes'>,
 ): number {
   const analyses = servicePlan(service).steps.length + service.threshold - 1;
-  return analyses * HISTORY_EVENTS_PER_ANALYSIS + HISTORY_EVENTS_OUTSIDE_ANALYSES;
+  return analyses * historyEventsPerAnalysis(service.intervalMinutes) + HISTORY_EVENTS_OUTSIDE_ANALYSES;
 }
 
 /**
@@ -258,7 +270,7 @@ export function canaryRunMinutes(
   const smokeTest = Math.ceil((service.smokeTest?.timeoutSeconds ?? 0) / 60);
   return (
     smokeTest +
-    analyses * (service.intervalMinutes + ROUTER_CONFIRM_MINUTES) +
+    analyses * (service.intervalMinutes + HOLD_MARGIN_MINUTES + ROUTER_CONFIRM_MINUTES) +
     approval +
     pauses +
     OUTSIDE_STEPS_MINUTES
@@ -365,7 +377,7 @@ export function checkCanarySection(
       if (events > CANARY_HISTORY_EVENT_BUDGET) {
         issue(
           service.stepWeight !== undefined ? ['stepWeight'] : ['stepWeights'],
-          `${servicePlan(service).steps.length} steps and threshold ${service.threshold} could write ${events} execution history events, more than the ${CANARY_HISTORY_EVENT_BUDGET} this runbook allows itself (Step Functions fails an execution at 25,000, mid-canary): take fewer steps`,
+          `${servicePlan(service).steps.length} steps of ${service.intervalMinutes} minutes and threshold ${service.threshold} could write ${events} execution history events, more than the ${CANARY_HISTORY_EVENT_BUDGET} this runbook allows itself (Step Functions fails an execution at 25,000, mid-canary): take fewer steps`,
         );
       }
     }

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import {
   canaryHistoryEvents,
   CANARY_HISTORY_EVENT_BUDGET,
-  HISTORY_EVENTS_PER_ANALYSIS,
+  HOLD_MARGIN_MINUTES,
+  historyEventsPerAnalysis,
   ROUTER_CONFIRM_MINUTES,
   ROUTER_POLL_SECONDS,
 } from '../../lib/config/canary';
@@ -32,25 +33,31 @@ describe('the canary execution history budget', () => {
     expect(states.WaitForRouter?.Seconds).toBe(ROUTER_POLL_SECONDS);
   });
 
-  it('counts one analysis as the ASL runs it: shift, the confirmation loop, the interval, analysis, thread, choice, a pause', () => {
+  it('counts one analysis as the ASL runs it: shift, the confirmation loop, the hold, analysis, thread, choice, a pause', () => {
     const look = eventsOf('WaitForRouter') + eventsOf('ConfirmWeight') + eventsOf('WeightApplied');
     const looks = (ROUTER_CONFIRM_MINUTES * 60) / ROUTER_POLL_SECONDS;
+    const holdMinute = eventsOf('HoldAMinute') + eventsOf('ReadAbortRequest') + eventsOf('AnalyseOrHold');
+    const intervalMinutes = 5;
+    expect(states.HoldAMinute?.Seconds).toBe(60);
     const counted =
       eventsOf('Shift') +
       looks * look +
-      eventsOf('WaitInterval') +
+      eventsOf('HoldStep') +
+      (intervalMinutes + HOLD_MARGIN_MINUTES) * holdMinute +
       eventsOf('Analyse') +
       eventsOf('UpdateThread') +
       eventsOf('NextAction') +
       eventsOf('AskApproval') +
       eventsOf('AfterApproval');
-    expect(HISTORY_EVENTS_PER_ANALYSIS).toBe(counted);
+    expect(historyEventsPerAnalysis(intervalMinutes)).toBe(counted);
   });
 
   it('keeps the seeds plan far below the budget and refuses a hundred steps', () => {
-    expect(canaryHistoryEvents({ threshold: 2 })).toBeLessThan(CANARY_HISTORY_EVENT_BUDGET / 5);
-    expect(canaryHistoryEvents({ stepWeight: 1, maxWeight: 100, threshold: 2 })).toBeGreaterThan(
-      CANARY_HISTORY_EVENT_BUDGET,
+    expect(canaryHistoryEvents({ threshold: 2, intervalMinutes: 5 })).toBeLessThan(
+      CANARY_HISTORY_EVENT_BUDGET / 5,
     );
+    expect(
+      canaryHistoryEvents({ stepWeight: 1, maxWeight: 100, threshold: 2, intervalMinutes: 5 }),
+    ).toBeGreaterThan(CANARY_HISTORY_EVENT_BUDGET);
   });
 });

@@ -438,7 +438,7 @@ describe('the canary observe handler', () => {
         state: 'pending',
         detail:
           'Ingress shop/web: no TargetGroupBinding in namespace shop binds the canary Service web-canary port 80 ' +
-          'yet: the AWS Load Balancer Controller makes one, with its target group, when it reconciles the Ingress',
+          "yet: the load balancer controller (the AWS Load Balancer Controller, or EKS Auto Mode's) makes one, with its target group, when it reconciles the Ingress",
       });
       expect(elb.calls).toEqual([]);
     });
@@ -535,6 +535,74 @@ describe('the canary observe handler', () => {
 
       expect(error).toBeInstanceOf(KubernetesNotFound);
       expect(error.message).toContain('does not serve the AWS Load Balancer Controller');
+    });
+
+    it("names EKS Auto Mode's group too when the cluster serves neither", async () => {
+      sim.setLoadBalancerControllerInstalled(false);
+      const error = await failureOf(traffic(runFor(ALB)));
+
+      expect(error).toBeInstanceOf(KubernetesNotFound);
+      expect(error.message).toContain(
+        "nor EKS Auto Mode's (targetgroupbindings.eks.amazonaws.com, version v1)",
+      );
+      expect(elb.calls).toEqual([]);
+    });
+
+    /** Auto Mode's load balancing on, with its own bindings for the two Services (same names, its group). */
+    const bindOnAutoMode = () => {
+      sim.setAutoModeLoadBalancing(true);
+      for (const [name, targetGroupArn, service] of [
+        ['k8s-shop-webstabl-0a1b2c3d4e', stableGroup, 'web-stable'],
+        ['k8s-shop-webcanar-5f6a7b8c9d', canaryGroup, 'web-canary'],
+      ] as const) {
+        sim.addTargetGroupBinding({
+          namespace: 'shop',
+          name,
+          targetGroupArn,
+          service: { name: service, port: 80 },
+          apiGroup: 'eks.amazonaws.com',
+          ingress: 'web',
+        });
+      }
+    };
+
+    it("on EKS Auto Mode, without the controller, confirms the step from Auto Mode's TargetGroupBindings", async () => {
+      sim.setLoadBalancerControllerInstalled(false);
+      bindOnAutoMode();
+      elb.setRuleActions(ruleArn, forward(80, 20));
+
+      expect(await traffic(runFor(ALB))).toMatchObject({
+        state: 'applied',
+        weight: 20,
+        alb: { loadBalancerArn, stableTargetGroupArn: stableGroup, canaryTargetGroupArn: canaryGroup },
+      });
+      expect(sim.requests.map((request) => `${request.path} ${request.status}`)).toEqual([
+        '/apis/networking.k8s.io/v1/namespaces/shop/ingresses/web 200',
+        '/apis/elbv2.k8s.aws/v1beta1/namespaces/shop/targetgroupbindings?limit=500 404',
+        '/apis/eks.amazonaws.com/v1/namespaces/shop/targetgroupbindings?limit=500 200',
+      ]);
+    });
+
+    it('with the controller installed on an Auto Mode cluster, finds an Auto Mode Ingress’s bindings', async () => {
+      // The controller serves its group, with a binding of another Ingress only (reinstalled: this Ingress's
+      // bindings gone from it); Auto Mode reconciles this one.
+      sim.setLoadBalancerControllerInstalled(false);
+      sim.setLoadBalancerControllerInstalled(true);
+      sim.addTargetGroupBinding({
+        namespace: 'shop',
+        name: 'k8s-shop-api-7e8f9a0b1c',
+        targetGroupArn: elb.addTargetGroup({ name: 'k8s-shop-api-7e8f9a0b1c' }),
+        service: { name: 'api', port: 80 },
+        ingress: 'api',
+      });
+      bindOnAutoMode();
+      elb.setRuleActions(ruleArn, forward(80, 20));
+
+      expect(await traffic(runFor(ALB))).toMatchObject({
+        state: 'applied',
+        weight: 20,
+        alb: { stableTargetGroupArn: stableGroup, canaryTargetGroupArn: canaryGroup },
+      });
     });
   });
 

@@ -360,6 +360,13 @@ export class Rehearsal<C extends RehearsalConfig = RehearsalConfig> {
             return mintTaskToken();
           },
         },
+        // The state's entry time on the rehearsal's clock: a Choice that compares it with a deadline runs at
+        // entry, so "now" is what it reads.
+        State: {
+          get EnteredTime() {
+            return new Date().toISOString();
+          },
+        },
       },
     });
     const states: string[] = [];

@@ -14,7 +14,7 @@ import {
   ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import type { GetItemCommandInput, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { DescribeClusterCommand, EKSClient, ResourceNotFoundException } from '@aws-sdk/client-eks';
 import {
   DescribeExecutionCommand,
@@ -296,6 +296,8 @@ export class SimulatedAccount {
         return this.publish(input);
       case 'arn:aws:states:::dynamodb:updateItem':
         return this.updateItem(input);
+      case 'arn:aws:states:::dynamodb:getItem':
+        return this.getItem(input);
       default:
         throw new Error(`The simulated account has no integration for ${resource}`);
     }
@@ -339,6 +341,19 @@ export class SimulatedAccount {
       message: asJson(input.Message),
     });
     return { MessageId: `page-${this.pages.length}` };
+  }
+
+  private async getItem(input: Record<string, unknown>): Promise<unknown> {
+    this.record('dynamodb', 'GetItem');
+    this.throwIfFaulted('dynamodb', 'GetItem', 'DynamoDB');
+    try {
+      const answer = await this.dynamodb.send(new GetItemCommand(input as unknown as GetItemCommandInput));
+      // What Step Functions passes on: the API's answer without the SDK's metadata.
+      return answer.Item === undefined ? {} : { Item: answer.Item };
+    } catch (error) {
+      const name = (error as Error).name;
+      throw new SimulatedServiceError(`DynamoDB.${name}`, name.includes('Throughput') ? 'server' : 'client');
+    }
   }
 
   private async updateItem(input: Record<string, unknown>): Promise<unknown> {

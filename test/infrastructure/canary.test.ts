@@ -109,6 +109,18 @@ function ownEnvironment(synthesized: Synthesized, fn: RunbookFunction): Record<s
   return Object.fromEntries(Object.entries(variables).filter(([name]) => !DEFAULT_VARIABLES.has(name)));
 }
 
+/** The Role rules the routers' groups need (docs/runbooks/canary.md, "What the routers need in the cluster"). */
+const TARGET_GROUP_BINDING_RULE = {
+  apiGroups: ['elbv2.k8s.aws', 'eks.amazonaws.com'],
+  resources: ['targetgroupbindings'],
+  verbs: ['list'],
+};
+const HTTPROUTE_RULE = (verbs: string[]) => ({
+  apiGroups: ['gateway.networking.k8s.io'],
+  resources: ['httproutes'],
+  verbs,
+});
+
 const accessPolicy = (name: string) => ({
   'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:eks::aws:cluster-access-policy/${name}`]],
 });
@@ -204,8 +216,9 @@ describe('the canary promotion', () => {
     it("is named for the environment and stopped after canaryRuntime's timeout, the longest run", () => {
       expect(machine().StateMachineName).toBe('platform-runbooks-prod-canary');
       const definition = JSON.parse(machine().DefinitionString as string) as { TimeoutSeconds: number };
-      // checkout: 5 analyses (4 steps, 1 repeat) × (5 + 5 minutes) + a 60-minute approval + 30 outside.
-      expect(runtime().timeoutMinutes).toBe(140);
+      // checkout: 5 analyses (4 steps, 1 repeat) × (5 interval + 3 hold margin + 5 router minutes) + a 60-minute
+      // approval + 30 outside.
+      expect(runtime().timeoutMinutes).toBe(155);
       expect(definition.TimeoutSeconds).toBe(runtime().timeoutMinutes * 60);
     });
 
@@ -235,11 +248,18 @@ describe('the canary promotion', () => {
       ).toEqual(localArn('lambda', 'function:platform-runbooks-prod-canary-smoke-test-not-deployed'));
     });
 
-    it('may release the lock and publish CanaryPromoted / CanaryAborted on the lifecycle bus', () => {
+    it('may release the lock, read its abort request, and publish CanaryPromoted / CanaryAborted on the lifecycle bus', () => {
       const statements = statementsOf(synthesized, canary.workflow.stateMachine.role);
+      // Only a definition that reads the lock may: the rollback's releases it and nothing more.
+      const rollbackRole = present(synthesized.stack.rollback, 'the rollback').workflow.stateMachine.role;
+      expect(statementsOf(synthesized, rollbackRole).map((statement) => statement.Sid)).not.toContain(
+        'ReadLock',
+      );
       expect(statements).toEqual(
         expect.arrayContaining([
           { Sid: 'ReleaseLock', Action: 'dynamodb:UpdateItem', Effect: 'Allow', Resource: table },
+          // The hold reads the lock each minute for an abort request (a direct DynamoDB integration).
+          { Sid: 'ReadLock', Action: 'dynamodb:GetItem', Effect: 'Allow', Resource: table },
           {
             Sid: 'PublishLifecycleEvents',
             Action: 'events:PutEvents',
@@ -443,7 +463,7 @@ describe('the canary promotion', () => {
                 AccessScope: { Type: 'namespace', Namespaces: ['checkout', 'search'] },
               },
             ],
-            // The gateway-api router's HTTPRoutes: no EKS access policy covers gateway.networking.k8s.io.
+            // The routers' own resources (HTTPRoutes, TargetGroupBindings): no EKS access policy covers them.
             ...(groups && { KubernetesGroups: [...groups] }),
           },
         ]);
@@ -452,7 +472,7 @@ describe('the canary promotion', () => {
       }
     });
 
-    it('gives no access to clusters no service is in, and no Kubernetes group without the gateway-api router', () => {
+    it('gives no access to clusters no service is in; with the alb router alone, only observe a group', () => {
       const raw = withCanary((services) => services.filter((service) => service.name === 'checkout'));
       raw.eksClusters = [
         { name: 'prod-eks', namespaces: ['checkout', 'payments', 'search'] },
@@ -461,12 +481,77 @@ describe('the canary promotion', () => {
       const other = synth(raw);
       const runbook = canaryOf(other);
       expect(runbook.workloadClusters).toEqual([{ name: 'prod-eks', namespaces: ['checkout'] }]);
-      for (const access of [runbook.startAccess, runbook.trafficAccess, runbook.observeAccess]) {
+      for (const [access, groups] of [
+        [runbook.startAccess, undefined],
+        // The ALB's Ingress is patched under AmazonEKSEditPolicy; its TargetGroupBindings are read through RBAC.
+        [runbook.trafficAccess, undefined],
+        [runbook.observeAccess, ['platform-runbooks:canary-route-readers']],
+      ] as const) {
         const entries = entriesOf(other, access.role);
         expect(entries.map((entry) => entry.Properties.ClusterName)).toEqual(['prod-eks']);
-        expect(entries[0]?.Properties.KubernetesGroups).toBeUndefined();
+        expect(entries[0]?.Properties.KubernetesGroups).toEqual(groups);
         expect(access.clusters).toEqual([{ name: 'prod-eks', namespaces: ['checkout'] }]);
       }
+      expect(runbook.kubernetesGroups).toEqual([
+        {
+          group: 'platform-runbooks:canary-route-readers',
+          step: 'observe',
+          grants: [{ namespaces: ['prod-eks/checkout'], rules: [TARGET_GROUP_BINDING_RULE] }],
+        },
+      ]);
+    });
+
+    it('gives the groups and the Roles they need as the CanaryKubernetesGroups output', () => {
+      const [output, ...others] = Object.values(synthesized.template.findOutputs('CanaryKubernetesGroups'));
+      expect(others).toEqual([]);
+      expect(present(output, 'the output').Description).toMatch(/a Role with these rules and a RoleBinding/);
+      expect(JSON.parse((output as { Value: string }).Value)).toEqual({
+        'platform-runbooks:canary-route-editors': [
+          { namespaces: ['prod-eks/search'], rules: [HTTPROUTE_RULE(['get', 'patch'])] },
+        ],
+        'platform-runbooks:canary-route-readers': [
+          { namespaces: ['prod-eks/checkout'], rules: [TARGET_GROUP_BINDING_RULE] },
+          { namespaces: ['prod-eks/search'], rules: [HTTPROUTE_RULE(['get'])] },
+        ],
+      });
+    });
+
+    it('with the gateway-api router alone, gives both groups the HTTPRoute rules only', () => {
+      const gatewayOnly = synth(
+        withCanary((services) => services.filter((service) => service.name === 'search')),
+      );
+      const runbook = canaryOf(gatewayOnly);
+      expect(entriesOf(gatewayOnly, runbook.trafficAccess.role)[0]?.Properties.KubernetesGroups).toEqual([
+        'platform-runbooks:canary-route-editors',
+      ]);
+      expect(entriesOf(gatewayOnly, runbook.observeAccess.role)[0]?.Properties.KubernetesGroups).toEqual([
+        'platform-runbooks:canary-route-readers',
+      ]);
+      const output = Object.values(gatewayOnly.template.findOutputs('CanaryKubernetesGroups'))[0];
+      expect(JSON.parse((output as { Value: string }).Value)).toEqual({
+        'platform-runbooks:canary-route-editors': [
+          { namespaces: ['prod-eks/search'], rules: [HTTPROUTE_RULE(['get', 'patch'])] },
+        ],
+        'platform-runbooks:canary-route-readers': [
+          { namespaces: ['prod-eks/search'], rules: [HTTPROUTE_RULE(['get'])] },
+        ],
+      });
+    });
+
+    it('with the replica-ratio router alone, gives no group and no output: the access policies cover Deployments', () => {
+      const ratioOnly = synth(
+        withCanary((services) =>
+          services
+            .filter((service) => service.name === 'search')
+            .map((service) => ({ ...service, router: { type: 'replica-ratio', totalReplicas: 10 } })),
+        ),
+      );
+      const runbook = canaryOf(ratioOnly);
+      expect(runbook.kubernetesGroups).toEqual([]);
+      for (const access of [runbook.startAccess, runbook.trafficAccess, runbook.observeAccess]) {
+        expect(entriesOf(ratioOnly, access.role)[0]?.Properties.KubernetesGroups).toBeUndefined();
+      }
+      expect(ratioOnly.template.findOutputs('CanaryKubernetesGroups')).toEqual({});
     });
   });
 

@@ -160,6 +160,22 @@ describe('the simulated AWS Load Balancer Controller', () => {
     );
   });
 
+  it("on EKS Auto Mode, whose load balancing replaces the controller, binds in Auto Mode's group and applies the same", async () => {
+    sim.setLoadBalancerControllerInstalled(false);
+    sim.setAutoModeLoadBalancing(true);
+    const setup = start();
+    const bindings = await client.listTargetGroupBindings('shop');
+    expect(bindings.map((binding) => [binding.apiVersion, binding.spec.serviceRef.name])).toEqual([
+      ['eks.amazonaws.com/v1', 'web-canary'],
+      ['eks.amazonaws.com/v1', 'web-stable'],
+    ]);
+    await setWeight(setup, 20);
+    expect(checkApplied(albRouter(setup.settings), await albEvidence('shop', setup), 20)).toEqual({
+      state: 'applied',
+      weight: 20,
+    });
+  });
+
   it('with lag 3, shows the old weights to two DescribeRules and the new ones from the third', async () => {
     const setup = start({ lag: 3 });
     await setWeight(setup, 5);

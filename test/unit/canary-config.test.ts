@@ -265,10 +265,10 @@ describe('canaryRuntime', () => {
     >;
     expect(Object.keys(services)).toEqual(['checkout', 'payments']);
     expect(services.checkout).toEqual(settings.services[0]);
-    // checkout: 5 analyses (4 steps, 1 repeat) × (5 + 5) + 30 approval + 30 outside = 110.
-    expect(canaryRunMinutes(settings.services[0] as never)).toBe(110);
-    expect(runtime.timeoutMinutes).toBe(110);
-    expect(runtime.lockTtlSeconds).toBe(110 * 60);
+    // checkout: 5 analyses (4 steps, 1 repeat) × (5 interval + 3 hold margin + 5 router) + 30 approval + 30 outside = 125.
+    expect(canaryRunMinutes(settings.services[0] as never)).toBe(125);
+    expect(runtime.timeoutMinutes).toBe(125);
+    expect(runtime.lockTtlSeconds).toBe(125 * 60);
     expect(runtime).toMatchObject({
       routers: ['alb', 'replica-ratio'],
       smokeTests: true,

@@ -5,7 +5,7 @@ import type { RunbooksConfig } from '../../lib/config/schema';
 import { NAMESPACE, CLUSTER } from '../harness/canary/config';
 import { CANARY_IMAGE, STABLE_IMAGE } from '../harness/canary/peers';
 import { rehearsedRunbook } from '../harness/canary/rehearsal';
-import { clicks } from '../harness/canary/scenarios';
+import { abortRequestedAt, clicks } from '../harness/canary/scenarios';
 import { LOCK_TABLE, Rehearsal, type RehearsalResult } from '../harness/rehearsal';
 
 // The canary promotion's real ASL file and handlers, run by aws-local-stepfunctions against the simulated API
@@ -241,11 +241,17 @@ describe('routers', () => {
 });
 
 describe('coordination', () => {
-  it('an alarm firing mid-canary aborts it at the next analysis, within one interval', async () => {
+  it('an alarm firing mid-canary aborts it within a minute, not at the end of the interval', async () => {
     const result = await run('alarm-mid-canary');
     await expectAborted(result, 'search', 'analysis');
     expect(outcome().outcome.detail).toContain('alarm "search-5xx-rate" fired');
     expect(count(result.states, 'Analyse')).toBe(2);
+    const [requestedAt] = abortRequestedAt;
+    const status = await lastStatus('search');
+    // The aborting analysis ran within a minute (one hold) of the request, well inside the 5-minute interval.
+    const abortedAt = Date.parse(status.updatedAt);
+    expect(requestedAt).toBeDefined();
+    expect(abortedAt - (requestedAt ?? 0)).toBeLessThanOrEqual(70_000);
   });
 
   it('an alarm firing while the canary waits for approval rejects it: aborted at once, not promoted', async () => {

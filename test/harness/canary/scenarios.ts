@@ -152,6 +152,9 @@ export async function click(
   return answer;
 }
 
+/** When the alarm scenario asked for the abort, on the rehearsal's clock (epoch ms). */
+export const abortRequestedAt: number[] = [];
+
 /** Every click a scenario made, with the endpoint's answer: the workflow test asserts on them. */
 export const clicks: Array<ClickOptions & { decision: string; statusCode: number; body: string }> = [];
 
@@ -160,6 +163,7 @@ export const clicks: Array<ClickOptions & { decision: string; statusCode: number
 /** One request for the service; the clicks recorded so far belong to another scenario. */
 const request = (service: CanaryServiceName, detail: Record<string, unknown> = {}) => {
   clicks.length = 0;
+  abortRequestedAt.length = 0;
   return { events: [canaryRequested(service, detail)] };
 };
 
@@ -330,27 +334,35 @@ export const canaryScenarios: CanaryScenario[] = [
   {
     name: 'alarm-mid-canary',
     summary:
-      "The service's alarm fires during the second step: the rollback runbook asks the canary to abort instead of undoing on top of it, and the next analysis aborts it.",
+      "The service's alarm fires two minutes into the second step: the rollback runbook asks the canary to abort instead of undoing on top of it, and the canary aborts within a minute, not at the end of the interval.",
     async arrange(rehearsal) {
       arrangeService(rehearsal, 'search');
       const analyse = rehearsal.handlerOf(canaryFunctions.analyse);
       const lock = new WorkloadLock(rehearsal.account.dynamodb, LOCK_TABLE);
       let analyses = 0;
+      let readsSinceFirstAnalysis = 0;
       return {
         ...request('search'),
         options: {
           overrides: {
             Analyse: async (input) => {
               analyses += 1;
-              if (analyses === 2) {
-                // What the rollback's prepare does when it meets the canary's lock (lambdas/rollback/prepare.ts).
-                await lock.requestCanaryAbort(`${CLUSTER}/${NAMESPACE}/search`, {
-                  alarmName: 'search-5xx-rate',
-                  executionId: `arn:aws:states:${REGION}:${ACCOUNT}:execution:platform-runbooks-rehearsal-rollback:alarm-1`,
-                  at: new Date(),
-                });
-              }
               return analyse(input);
+            },
+            ReadAbortRequest: async (input) => {
+              if (analyses === 1) {
+                readsSinceFirstAnalysis += 1;
+                if (readsSinceFirstAnalysis === 2) {
+                  // What the rollback's prepare does when it meets the canary's lock (lambdas/rollback/prepare.ts).
+                  await lock.requestCanaryAbort(`${CLUSTER}/${NAMESPACE}/search`, {
+                    alarmName: 'search-5xx-rate',
+                    executionId: `arn:aws:states:${REGION}:${ACCOUNT}:execution:platform-runbooks-rehearsal-rollback:alarm-1`,
+                    at: new Date(),
+                  });
+                  abortRequestedAt.push(Date.now());
+                }
+              }
+              return rehearsal.account.serviceIntegration('arn:aws:states:::dynamodb:getItem', input);
             },
           },
         },

@@ -3,10 +3,10 @@
 // Patch and paginated lists, a deployment controller that rolls out at a pace the test chooses, cert-manager
 // Certificates (read-only, served while cert-manager is installed), networking.k8s.io/v1 Ingresses and
 // gateway.networking.k8s.io/v1 HTTPRoutes (get and JSON Patch; routes served while the Gateway API CRDs are
-// installed, their status written by a simulated Gateway controller), core/v1 Services and the AWS Load Balancer
-// Controller's elbv2.k8s.aws/v1beta1 TargetGroupBindings (read-only; bindings served while the controller is
-// installed), and injected faults. This module is the HTTP side and the test-facing helpers; each engine is a
-// module of its own.
+// installed, their status written by a simulated Gateway controller), core/v1 Services and TargetGroupBindings
+// (read-only), served as the AWS Load Balancer Controller's elbv2.k8s.aws/v1beta1 while it is installed and as EKS
+// Auto Mode's eks.amazonaws.com/v1 while Auto Mode's load balancing is on, and injected faults. This module is the
+// HTTP side and the test-facing helpers; each engine is a module of its own.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
@@ -199,9 +199,17 @@ export interface AddServiceOptions {
   type?: 'ClusterIP' | 'NodePort';
 }
 
-/** An elbv2.k8s.aws/v1beta1 TargetGroupBinding as the AWS Load Balancer Controller writes one for an Ingress. */
+/** The API groups TargetGroupBindings are served in: the AWS Load Balancer Controller's, EKS Auto Mode's. */
+export type SimTargetGroupBindingGroup = 'elbv2.k8s.aws' | 'eks.amazonaws.com';
+
+/**
+ * A TargetGroupBinding as the AWS Load Balancer Controller (elbv2.k8s.aws/v1beta1) writes one for an Ingress, or
+ * EKS Auto Mode's load balancing (eks.amazonaws.com/v1), whose docs name the API version change and a required
+ * `spec.targetType` (always written here) but not its labels or finalizer: it gets the controller's labels and a
+ * finalizer named as the controller's, by analogy; the runbook reads neither.
+ */
 export interface SimTargetGroupBinding {
-  apiVersion: 'elbv2.k8s.aws/v1beta1';
+  apiVersion: 'elbv2.k8s.aws/v1beta1' | 'eks.amazonaws.com/v1';
   kind: 'TargetGroupBinding';
   metadata: {
     name: string;
@@ -232,6 +240,11 @@ export interface AddTargetGroupBindingOptions {
   service: { name: string; port: number | string };
   /** @default 'ip' */
   targetType?: 'ip' | 'instance';
+  /**
+   * The group it is made in, which must be served. Default the AWS Load Balancer Controller's while it is
+   * installed, else EKS Auto Mode's: the group of whichever controller reconciles Ingresses there.
+   */
+  apiGroup?: SimTargetGroupBindingGroup;
   /**
    * The Ingress the controller made it for: labelled as it labels an Ingress's implicit group's objects
    * (`ingress.k8s.aws/stack-namespace`, `ingress.k8s.aws/stack-name`). Without it, no labels: a binding by hand.
@@ -287,6 +300,8 @@ export type RouteVerdict =
 export interface AccessDenial {
   verbs?: Array<'get' | 'list' | 'patch'>;
   resources?: SimResource[];
+  /** Only in these API groups (`''` for the core group): a Role naming one group of TargetGroupBindings only. */
+  apiGroups?: string[];
   namespace?: string;
 }
 
@@ -429,19 +444,29 @@ export interface SimulatedKubernetesApi {
   /** A Service, read-only through the API (get, list). */
   addService(options: AddServiceOptions): SimService;
   getService(namespace: string, name: string): SimService | undefined;
-  /** A TargetGroupBinding, read-only through the API (get, list); the load balancer controller must be installed. */
+  /**
+   * A TargetGroupBinding, read-only through the API (get, list), in a group that is served: the load balancer
+   * controller must be installed, or Auto Mode's load balancing on.
+   */
   addTargetGroupBinding(options: AddTargetGroupBindingOptions): SimTargetGroupBinding;
   /**
    * Whether the AWS Load Balancer Controller's CRDs are installed (they are, until told otherwise). Uninstalling
-   * deletes every TargetGroupBinding; elbv2.k8s.aws then answers `404 page not found` as text, as for cert-manager.
+   * deletes every elbv2.k8s.aws TargetGroupBinding; the group then answers `404 page not found` as text, as for
+   * cert-manager.
    */
   setLoadBalancerControllerInstalled(installed: boolean): void;
+  /**
+   * Whether EKS Auto Mode's load balancing is on (it is off until told otherwise): TargetGroupBindings are then
+   * served in eks.amazonaws.com/v1 too, with the same pagination and RBAC. Turning it off deletes those bindings;
+   * the group then answers `404 page not found` as text, after RBAC, as the controller's does when uninstalled.
+   */
+  setAutoModeLoadBalancing(enabled: boolean): void;
   /** Presents `certificate` from the next connection on; open idle connections are closed, so none keeps the old. */
   presentCertificate(certificate: PresentedCertificate): Promise<void>;
   /**
    * Forgets all objects, faults, behaviours and recorded requests, and restores the access entry, the access
-   * policy, cert-manager, the Gateway API, the load balancer controller and the cluster's certificate; `onRequest`
-   * listeners stay.
+   * policy, cert-manager, the Gateway API, the load balancer controller (installed; Auto Mode's load balancing off)
+   * and the cluster's certificate; `onRequest` listeners stay.
    */
   reset(): void;
   close(): Promise<void>;
@@ -615,6 +640,14 @@ const API_OF: Record<SimResource, { group: string; version: string }> = {
   targetgroupbindings: { group: 'elbv2.k8s.aws', version: 'v1beta1' },
 };
 
+/** EKS Auto Mode's load balancing serves TargetGroupBindings in a group of its own. */
+const AUTO_MODE_TARGET_GROUP_BINDINGS = { group: 'eks.amazonaws.com', version: 'v1' } as const;
+
+/** Where else a resource is served than API_OF says: TargetGroupBindings, under EKS Auto Mode. */
+const ALSO_SERVED_AT: Partial<Record<SimResource, { group: string; version: string }>> = {
+  targetgroupbindings: AUTO_MODE_TARGET_GROUP_BINDINGS,
+};
+
 /** A resource as Kubernetes names it in messages: qualified by its group, except in the core group. */
 const qualified = (resource: SimResource, group: string): string =>
   group ? `${resource}.${group}` : resource;
@@ -622,8 +655,7 @@ const qualified = (resource: SimResource, group: string): string =>
 /** The status subresource's writer's name, as Envoy Gateway's GatewayClass controller signs it. */
 const GATEWAY_CONTROLLER_NAME = 'gateway.envoyproxy.io/gatewayclass-controller';
 
-function notFound(resource: SimResource, name: string): HttpProblem {
-  const { group } = API_OF[resource];
+function notFound(resource: SimResource, name: string, group = API_OF[resource].group): HttpProblem {
   return new HttpProblem(404, `${qualified(resource, group)} "${name}" not found`, {
     name,
     ...(group && { group }),
@@ -648,8 +680,8 @@ function resourceRequestOf(url: URL): ResourceRequest | undefined {
   if (!match) return undefined;
   const [, group = '', version, namespace = '', resource = '', name] = match;
   if (!Object.hasOwn(API_OF, resource)) return undefined;
-  const api = API_OF[resource as SimResource];
-  if (api.group !== group || api.version !== version) return undefined;
+  const served = [API_OF[resource as SimResource], ALSO_SERVED_AT[resource as SimResource]];
+  if (!served.some((api) => api?.group === group && api.version === version)) return undefined;
   return {
     group,
     resource: resource as SimResource,
@@ -681,6 +713,14 @@ export async function startKubernetesApiServer(
   const services = new ObjectStore<SimService>(clock);
   const targetGroupBindings = new ObjectStore<SimTargetGroupBinding>(clock);
   let loadBalancerControllerInstalled = true;
+  // A resource of its own in its own group: listed and paginated apart from the controller's.
+  const autoModeTargetGroupBindings = new ObjectStore<SimTargetGroupBinding>(clock);
+  let autoModeLoadBalancing = false;
+  const autoModeBindingList = {
+    store: autoModeTargetGroupBindings,
+    kind: 'TargetGroupBindingList',
+    apiVersion: `${AUTO_MODE_TARGET_GROUP_BINDINGS.group}/${AUTO_MODE_TARGET_GROUP_BINDINGS.version}`,
+  };
   /** The read-only kinds: each served by get and a paginated list, and nothing else. */
   const readOnly = {
     statefulsets: { store: statefulSets, kind: 'StatefulSetList', apiVersion: 'apps/v1' },
@@ -792,6 +832,7 @@ export async function startKubernetesApiServer(
       (denial) =>
         (denial.namespace === undefined || denial.namespace === namespace) &&
         (denial.resources === undefined || denial.resources.includes(resource)) &&
+        (denial.apiGroups === undefined || denial.apiGroups.includes(group)) &&
         (denial.verbs === undefined || (denial.verbs as string[]).includes(verb)),
     );
     if (!denied) return undefined;
@@ -829,7 +870,12 @@ export async function startKubernetesApiServer(
         return { status: 200, body: certificate };
       }
     }
-    if (resource === 'targetgroupbindings' && !loadBalancerControllerInstalled)
+    const autoMode =
+      resource === 'targetgroupbindings' && request.group === AUTO_MODE_TARGET_GROUP_BINDINGS.group;
+    if (
+      resource === 'targetgroupbindings' &&
+      !(autoMode ? autoModeLoadBalancing : loadBalancerControllerInstalled)
+    )
       return { status: 404, body: '404 page not found\n', contentType: 'text/plain; charset=utf-8' };
     if (
       resource === 'statefulsets' ||
@@ -838,7 +884,7 @@ export async function startKubernetesApiServer(
       resource === 'services' ||
       resource === 'targetgroupbindings'
     ) {
-      const { store, kind, apiVersion } = readOnly[resource];
+      const { store, kind, apiVersion } = autoMode ? autoModeBindingList : readOnly[resource];
       if (method === 'GET' && name === undefined) {
         return {
           status: 200,
@@ -853,7 +899,7 @@ export async function startKubernetesApiServer(
       }
       if (method === 'GET' && name !== undefined) {
         const object = store.get(namespace, name);
-        if (!object) throw notFound(resource, name);
+        if (!object) throw notFound(resource, name, request.group);
         return { status: 200, body: object };
       }
     }
@@ -1715,14 +1761,29 @@ export async function startKubernetesApiServer(
       return service && structuredClone(service);
     },
 
-    addTargetGroupBinding({ namespace, name, targetGroupArn, service, targetType = 'ip', ingress }) {
-      if (!loadBalancerControllerInstalled) {
+    addTargetGroupBinding({
+      namespace,
+      name,
+      targetGroupArn,
+      service,
+      targetType = 'ip',
+      apiGroup,
+      ingress,
+    }) {
+      const group =
+        apiGroup ??
+        (loadBalancerControllerInstalled || !autoModeLoadBalancing
+          ? API_OF.targetgroupbindings.group
+          : AUTO_MODE_TARGET_GROUP_BINDINGS.group);
+      const autoModeBinding = group === AUTO_MODE_TARGET_GROUP_BINDINGS.group;
+      if (!(autoModeBinding ? autoModeLoadBalancing : loadBalancerControllerInstalled)) {
         throw new Error(
-          'simulated API server: the load balancer controller is not installed, so no TargetGroupBinding can be created',
+          `simulated API server: ${autoModeBinding ? "Auto Mode's load balancing is off" : 'the load balancer controller is not installed'}, so no TargetGroupBinding can be created in ${group}`,
         );
       }
-      if (targetGroupBindings.get(namespace, name)) {
-        throw new Error(`simulated API server: TargetGroupBinding ${namespace}/${name} exists`);
+      const store = autoModeBinding ? autoModeTargetGroupBindings : targetGroupBindings;
+      if (store.get(namespace, name)) {
+        throw new Error(`simulated API server: TargetGroupBinding ${namespace}/${name} exists in ${group}`);
       }
       const metadata = workloadMetadata(
         namespace,
@@ -1732,9 +1793,9 @@ export async function startKubernetesApiServer(
           : { 'ingress.k8s.aws/stack-namespace': namespace, 'ingress.k8s.aws/stack-name': ingress },
       );
       const binding: SimTargetGroupBinding = {
-        apiVersion: 'elbv2.k8s.aws/v1beta1',
+        apiVersion: autoModeBinding ? 'eks.amazonaws.com/v1' : 'elbv2.k8s.aws/v1beta1',
         kind: 'TargetGroupBinding',
-        metadata: { ...metadata, finalizers: ['elbv2.k8s.aws/resources'] },
+        metadata: { ...metadata, finalizers: [`${group}/resources`] },
         spec: {
           targetGroupARN: targetGroupArn,
           targetType,
@@ -1744,7 +1805,7 @@ export async function startKubernetesApiServer(
         },
         status: { observedGeneration: 1 },
       };
-      targetGroupBindings.put(binding);
+      store.put(binding);
       return structuredClone(binding);
     },
 
@@ -1755,6 +1816,15 @@ export async function startKubernetesApiServer(
         clock.tick();
       }
       loadBalancerControllerInstalled = installed;
+    },
+
+    setAutoModeLoadBalancing(enabled) {
+      if (!enabled) {
+        for (const binding of autoModeTargetGroupBindings.all())
+          autoModeTargetGroupBindings.delete(binding.metadata.namespace, binding.metadata.name);
+        clock.tick();
+      }
+      autoModeLoadBalancing = enabled;
     },
 
     async presentCertificate(certificate) {
@@ -1775,9 +1845,11 @@ export async function startKubernetesApiServer(
       httpRoutes.clear();
       services.clear();
       targetGroupBindings.clear();
+      autoModeTargetGroupBindings.clear();
       certManagerInstalled = true;
       gatewayApiInstalled = true;
       loadBalancerControllerInstalled = true;
+      autoModeLoadBalancing = false;
       controller.reset();
       builds.clear();
       faults.clear();
