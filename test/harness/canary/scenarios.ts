@@ -176,6 +176,29 @@ const healthy = (service: CanaryServiceName, router: string): CanaryScenario => 
   },
 });
 
+/**
+ * A canary of payments (approval configured, no-data policy pause) whose approval requests are each answered by
+ * these clicks, in order; none: nobody answers and the wait times out.
+ */
+const approvalScenario = (
+  name: string,
+  summary: string,
+  answers: Array<[decision: 'approve' | 'reject', options?: ClickOptions]>,
+  behaviour?: ServiceBehaviour,
+): CanaryScenario => ({
+  name,
+  summary,
+  async arrange(rehearsal) {
+    arrangeService(rehearsal, 'payments', behaviour ? { behaviour } : {});
+    if (answers.length > 0) {
+      rehearsal.onTaskToken(async () => {
+        for (const [decision, options] of answers) await click(rehearsal, decision, options);
+      }, 'Slack');
+    }
+    return request('payments');
+  },
+});
+
 export const canaryScenarios: CanaryScenario[] = [
   healthy('checkout', 'alb'),
   healthy('search', 'gateway-api'),
@@ -206,76 +229,42 @@ export const canaryScenarios: CanaryScenario[] = [
       return request('search');
     },
   },
-  {
-    name: 'no-data-pause',
-    summary:
-      'The canary publishes nothing at the second step; the policy is pause (Argo): the approver is asked, says go on, and later approves the promotion.',
-    async arrange(rehearsal) {
-      arrangeService(rehearsal, 'payments', { behaviour: SILENT_AT_SECOND_STEP });
-      rehearsal.onTaskToken(async () => {
-        await click(rehearsal, 'approve');
-      }, `<@${APPROVER}> in Slack`);
-      return request('payments');
-    },
-  },
-  {
-    name: 'approval-granted',
-    summary: 'Every step passes; the approver clicks Approve in Slack; the canary is promoted.',
-    async arrange(rehearsal) {
-      arrangeService(rehearsal, 'payments');
-      rehearsal.onTaskToken(async () => {
-        await click(rehearsal, 'approve');
-      }, `<@${APPROVER}> in Slack`);
-      return request('payments');
-    },
-  },
-  {
-    name: 'approval-rejected',
-    summary: 'Every step passes; the approver clicks Reject; the canary is aborted.',
-    async arrange(rehearsal) {
-      arrangeService(rehearsal, 'payments');
-      rehearsal.onTaskToken(async () => {
-        await click(rehearsal, 'reject');
-      }, `<@${APPROVER}> in Slack`);
-      return request('payments');
-    },
-  },
-  {
-    name: 'approval-timed-out',
-    summary: 'Nobody answers the approval within its 30 minutes: the canary is aborted.',
-    async arrange(rehearsal) {
-      arrangeService(rehearsal, 'payments');
-      return request('payments');
-    },
-  },
-  {
-    name: 'approval-sent-twice',
-    summary: 'The approver clicks Approve twice (and Slack retries): the second click does nothing.',
-    async arrange(rehearsal) {
-      arrangeService(rehearsal, 'payments');
-      rehearsal.onTaskToken(async () => {
-        await click(rehearsal, 'approve');
-        await click(rehearsal, 'approve');
-        await click(rehearsal, 'reject');
-      }, `<@${APPROVER}> in Slack`);
-      return request('payments');
-    },
-  },
-  {
-    name: 'forged-slack-request',
-    summary:
-      'A forged click, a replayed one older than 5 minutes and one by a non-approver are refused; the real approver then approves.',
-    async arrange(rehearsal) {
-      arrangeService(rehearsal, 'payments');
-      rehearsal.onTaskToken(async () => {
-        await click(rehearsal, 'approve', { secret: 'not-the-signing-secret' });
-        await click(rehearsal, 'approve', { ageSeconds: 6 * 60 });
-        await click(rehearsal, 'approve', { userId: NOT_AN_APPROVER });
-        await click(rehearsal, 'approve');
-      }, 'Slack');
-      return request('payments');
-    },
-  },
+  approvalScenario(
+    'no-data-pause',
+    'The canary publishes nothing at the second step; the policy is pause (Argo): the approver is asked, says go on, and later approves the promotion.',
+    [['approve']],
+    SILENT_AT_SECOND_STEP,
+  ),
+  approvalScenario(
+    'approval-granted',
+    'Every step passes; the approver clicks Approve in Slack; the canary is promoted.',
+    [['approve']],
+  ),
+  approvalScenario(
+    'approval-rejected',
+    'Every step passes; the approver clicks Reject; the canary is aborted.',
+    [['reject']],
+  ),
+  approvalScenario(
+    'approval-timed-out',
+    'Nobody answers the approval within its 30 minutes: the canary is aborted.',
+    [],
+  ),
+  approvalScenario(
+    'approval-sent-twice',
+    'The approver clicks Approve twice (and Slack retries): the second click does nothing.',
+    [['approve'], ['approve'], ['reject']],
+  ),
+  approvalScenario(
+    'forged-slack-request',
+    'A forged click, a replayed one older than 5 minutes and one by a non-approver are refused; the real approver then approves.',
+    [
+      ['approve', { secret: 'not-the-signing-secret' }],
+      ['approve', { ageSeconds: 6 * 60 }],
+      ['approve', { userId: NOT_AN_APPROVER }],
+      ['approve'],
+    ],
+  ),
   {
     name: 'alb-weights-late',
     summary:
