@@ -64,15 +64,22 @@ export function phaseAfterAnalysis(run: CanaryRun): Phase {
   }
 }
 
+const NEW_STEP_MARGIN_MS = 2 * 60_000;
+
 /** The status record for the CLI. */
 export function buildStatus(run: CanaryRun, phase: Phase, now: Date, outcome?: Outcome): CanaryStatus {
+  // A retry's analysis time is known; a new step's window starts at the next whole minute after its weight is
+  // confirmed (seconds after the shift) and is analysed a minute after it ends: about 2 minutes past an interval.
   const nextAnalysisAt =
-    outcome === undefined && run.stepIndex >= 0
-      ? new Date(
-          Math.max(Date.parse(run.weightSetAt ?? run.startedAt), Date.parse(run.analysis?.at ?? '') || 0) +
-            run.intervalSeconds * 1000,
-        ).toISOString()
-      : undefined;
+    outcome !== undefined || run.stepIndex < 0
+      ? undefined
+      : run.analysis?.action === 'retry'
+        ? run.analysis.nextAnalyseAt
+        : new Date(
+            Math.max(Date.parse(run.weightSetAt ?? run.startedAt), Date.parse(run.analysis?.at ?? '') || 0) +
+              run.intervalSeconds * 1000 +
+              NEW_STEP_MARGIN_MS,
+          ).toISOString();
   return {
     service: run.service.name,
     runId: run.runId,

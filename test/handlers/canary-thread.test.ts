@@ -208,9 +208,15 @@ describe('the run as people follow it', () => {
         stepIndex: 1,
         weight: 20,
         checks: [CHECK],
-        // The analysis ends the interval: the next one is due an interval after it.
-        nextAnalysisAt: '2026-11-22T03:16:00.000Z',
+        // The next step's interval of whole minutes, and a minute for CloudWatch: about 2 minutes past it.
+        nextAnalysisAt: '2026-11-22T03:18:00.000Z',
       });
+    });
+
+    it("a retry's next analysis is the one the analysis planned", async () => {
+      await started();
+      await thread({ kind: 'step', run: analysedAt('retry') }, webhook);
+      expect((await status())?.nextAnalysisAt).toBe('2026-11-22T03:17:00.000Z');
     });
 
     it('the parent gone from Slack: the reply is still posted, and the step succeeds', async () => {
