@@ -177,7 +177,9 @@ function lockNotes(state: CanaryLockState, now: Date): string[] {
   if (state.holder !== 'canary') return notes;
   if (state.abortRequested !== undefined) {
     const { reason, by, at } = state.abortRequested;
-    notes.push(`Abort requested by ${by} at ${at}: ${reason}. The run aborts at its next analysis.`);
+    notes.push(
+      `Abort requested by ${by} at ${at}: ${reason}. The run aborts at its next check, within about a minute while a step holds its weight.`,
+    );
   }
   const { approval } = state;
   if (approval !== undefined && approval.decision === undefined) {
@@ -219,7 +221,7 @@ export async function answerCommand(
 }
 
 /**
- * Asks the service's running canary to abort; its next analysis does (all traffic back to stable). A run that
+ * Asks the service's running canary to abort; its next check does (all traffic back to stable). A run that
  * waits for approval is also rejected, so it does not wait out the approval's timeout first.
  */
 export async function abortCommand(
@@ -240,8 +242,8 @@ export async function abortCommand(
   const first = requested.abortRequested;
   output.out(
     first.by === by && first.reason === reason
-      ? `Abort of ${serviceName} requested (${requested.holderExecution}): it aborts at its next analysis, within ${formatDuration(service.intervalMinutes * 60_000)}, and sends all traffic back to stable.`
-      : `An abort of ${serviceName} was already requested by ${first.by} at ${first.at}: ${first.reason}. It aborts at its next analysis.`,
+      ? `Abort of ${serviceName} requested (${requested.holderExecution}): it aborts at its next check, within about a minute while a step holds its weight, and sends all traffic back to stable.`
+      : `An abort of ${serviceName} was already requested by ${first.by} at ${first.at}: ${first.reason}. It aborts at its next check.`,
   );
   const state = await lock.read(workload);
   if (state.approval !== undefined && state.approval.decision === undefined) {
@@ -268,7 +270,7 @@ Commands:
   status <service>                      the run in progress or the last run: steps, weight, checks, next analysis
   approve <service> [--as <name>]       approve the approval the run waits for
   reject <service> [--as <name>]        reject it: the run aborts
-  abort <service> [--reason <text>]     abort the run at its next analysis (and reject a pending approval)
+  abort <service> [--reason <text>]     abort the run at its next check (and reject a pending approval)
 
 Options:
   --config <file>   the configuration (default lib/config/example.yaml)

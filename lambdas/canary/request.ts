@@ -43,7 +43,7 @@ export const CANARY_REQUEST_ENTRIES_EXAMPLE = `[
     "EventBusName": "platform-runbooks-prod",
     "Source": "platform-runbooks.ci",
     "DetailType": "CanaryRequested",
-    "Detail": "{\\"service\\":\\"checkout\\",\\"image\\":\\"123456789012.dkr.ecr.eu-west-1.amazonaws.com/checkout:1.42.0\\",\\"requestedBy\\":\\"github-actions:acme/checkout\\",\\"reference\\":\\"3f2c1a9e8b7d6c5f4e3a2b1c0d9e8f7a6b5c4d3e\\",\\"overrides\\":{\\"intervalMinutes\\":10}}"
+    "Detail": "{\\"service\\":\\"checkout\\",\\"image\\":\\"123456789012.dkr.ecr.eu-west-1.amazonaws.com/checkout:1.42.0\\",\\"requestedBy\\":\\"github-actions:acme/checkout\\",\\"reference\\":\\"3f2c1a9e8b7d6c5f4e3a2b1c0d9e8f7a6b5c4d3e\\",\\"overrides\\":{\\"stepWeights\\":[10,50,100]}}"
   }
 ]`;
 

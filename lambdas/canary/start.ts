@@ -150,7 +150,10 @@ export async function startCanary(input: unknown, deps: StartDeps): Promise<Cana
  * overrides (more steps, a longer interval, a higher threshold) are checked here against the same, before the
  * lock: a run the execution timeout would cut short would skip its return to stable.
  */
-function checkOverridesFit(request: ReturnType<typeof readCanaryRequest>, timeoutSeconds: number): void {
+export function checkOverridesFit(
+  request: ReturnType<typeof readCanaryRequest>,
+  timeoutSeconds: number,
+): void {
   if (request.overridden.length === 0) return;
   const asked = {
     ...request.service,

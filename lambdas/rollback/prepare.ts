@@ -190,7 +190,7 @@ export async function prepareRollback(input: unknown, deps: PrepareDeps): Promis
         lock.reason,
         rejected
           ? `${lock.detail} It was waiting for approval: the approval was rejected for the alarm (${reason}), which aborts it now and sends all traffic back to stable.`
-          : `${lock.detail} It was asked to abort (${reason}, by ${by}); its next analysis, within one interval, aborts it and sends all traffic back to stable.`,
+          : `${lock.detail} It was asked to abort (${reason}, by ${by}); it reads the request within about a minute while a step holds its weight (at its next check otherwise), aborts and sends all traffic back to stable.`,
         false,
         'requested',
       );

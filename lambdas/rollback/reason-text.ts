@@ -44,7 +44,7 @@ const SENTENCES: Record<Exclude<RollbackGuard, 'cooldown'>, string> = {
 export type CanaryAbort = 'requested' | 'would-request';
 
 const CANARY_ABORT: Record<CanaryAbort, string> = {
-  requested: 'it was asked to abort, and sends all traffic back to stable within one interval',
+  requested: 'it was asked to abort, and sends all traffic back to stable within about a minute',
   'would-request': 'in act mode it would be asked to abort',
 };
 

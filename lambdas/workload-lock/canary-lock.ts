@@ -39,6 +39,14 @@ export class CanaryLockLost extends RunbookError {
 }
 
 /**
+ * An abort was asked (an alarm through the rollback runbook, a person through the CLI) before the approval could
+ * be recorded: nobody is asked, the run aborts.
+ */
+export class CanaryAbortRequested extends RunbookError {
+  override name = 'CanaryAbortRequested';
+}
+
+/**
  * The REMOVE of the state machine's release (a direct DynamoDB UpdateItem, conditional on
  * `holderExecution = :me`): the holder, the run's abort request and approval, and a rollback's `holderAlarm`
  * left by an earlier holder go; `canaryStatus` (the run's outcome for the CLI) and the rollback's
@@ -297,7 +305,9 @@ export class CanaryLock {
     const written = await this.conditional({
       Key: { workload: s(workload) },
       UpdateExpression: `SET approvalToken = :token, approvalKind = :kind, approvalRequestedAt = :requestedAt, approvalTimeoutAt = :timeoutAt REMOVE ${DECISION_ATTRIBUTES}`,
-      ConditionExpression: 'holderExecution = :me',
+      // Atomic with the abort request (also a conditional write): an abort asked first is seen here; one asked
+      // after finds the token and rejects it. Either way no approver can promote an aborted run.
+      ConditionExpression: 'holderExecution = :me AND attribute_not_exists(abortReason)',
       ExpressionAttributeValues: {
         ':token': s(approval.token),
         ':kind': s(approval.kind),
@@ -306,7 +316,14 @@ export class CanaryLock {
         ':me': s(executionArn),
       },
     });
-    if (!written) throw lost(workload, executionArn, 'record its approval request');
+    if (written) return;
+    const state = await this.read(workload);
+    if (state.holderExecution === executionArn && state.abortRequested) {
+      throw new CanaryAbortRequested(
+        `An abort was asked by ${state.abortRequested.by} (${state.abortRequested.reason}) before the approval was asked: the run aborts`,
+      );
+    }
+    throw lost(workload, executionArn, 'record its approval request');
   }
 
   /**

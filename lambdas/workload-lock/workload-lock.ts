@@ -148,7 +148,7 @@ export class WorkloadLock {
 
   /**
    * Asks the canary holding the lock to abort: a rollback does not act under a running canary, whose next
-   * analysis (within one interval) aborts instead and sends all traffic back to stable. The first request's
+   * check (each minute while a step holds its weight) aborts instead and sends all traffic back to stable. The first request's
    * reason stays.
    */
   async requestCanaryAbort(

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchCanary, runCost, type RunCost } from './canary';
 import { parseArgs } from 'node:util';
 import { esbuildOptions } from '../../lib/lambda-bundling';
 import { loadFunctionEntries } from '../conventions/project';
@@ -259,6 +260,7 @@ const toPatch: number[] = [];
 const invocationsBefore: number[] = [];
 const totals: number[] = [];
 const runbookSeconds: number[] = [];
+let rollbackCost: RunCost | undefined;
 try {
   for (let run = 0; run < 21; run += 1) {
     const realStart = performance.now();
@@ -271,6 +273,14 @@ try {
       .requests.find((request) => request.method === 'PATCH' && request.status === 200);
     if (!result || !patch) throw new Error('the healthy scenario did not PATCH');
     if (run === 0) continue; // cold: modules, TLS session, DescribeCluster cache
+    rollbackCost ??= runCost(
+      'rollback',
+      'healthy',
+      result,
+      rehearsal.account.metrics.calls,
+      rehearsal.account.events.at(-1)?.detailType ?? result.status,
+      clockSeconds / 60,
+    );
     const at = patch.at - result.startedAt;
     toPatch.push(at);
     invocationsBefore.push(result.lambdaInvocations.filter((call) => call.at < at).length);
@@ -307,7 +317,6 @@ console.log('| measure | value | target |\n|---|---:|---:|');
 for (const row of await benchRightsizing()) console.log(`| ${row.measure} | ${row.value} | ${row.target} |`);
 
 // One canary of four steps against one rollback: transitions, invocations, metric reads and dollars per run.
-const { benchCanary } = await import('./canary');
-console.log(await benchCanary());
+console.log(await benchCanary(rollbackCost));
 
 writeFileSync(`${out}results.json`, JSON.stringify({ rows, toPatch, invocationsBefore }, null, 2));

@@ -288,7 +288,7 @@ describe('npm run canary -- abort', () => {
     await running();
     expect(await abortCommand(context, { lock, sfn: sfnClient }, 'checkout', 'bad dashboards')).toBe(0);
     expect(out()).toBe(
-      `Abort of checkout requested (${RUN}): it aborts at its next analysis, within 5m00s, and sends all traffic back to stable.`,
+      `Abort of checkout requested (${RUN}): it aborts at its next check, within about a minute while a step holds its weight, and sends all traffic back to stable.`,
     );
     expect((await lock.read(KEY)).abortRequested).toEqual({
       reason: 'bad dashboards',
@@ -319,7 +319,7 @@ describe('npm run canary -- abort', () => {
     });
     expect(await abortCommand(context, { lock, sfn: sfnClient }, 'checkout')).toBe(0);
     expect(out()).toBe(
-      `An abort of checkout was already requested by rollback r-1 at ${NOW.toISOString()}: alarm "checkout-api-5xx-rate" fired. It aborts at its next analysis.`,
+      `An abort of checkout was already requested by rollback r-1 at ${NOW.toISOString()}: alarm "checkout-api-5xx-rate" fired. It aborts at its next check.`,
     );
   });
 

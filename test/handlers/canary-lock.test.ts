@@ -4,6 +4,7 @@ import type { CanaryStatus } from '../../lambdas/canary/status';
 import {
   CANARY_RELEASE_UPDATE_EXPRESSION,
   CanaryLock,
+  CanaryAbortRequested,
   CanaryLockLost,
   CanaryLockUnreadable,
   type CanaryAcquireRequest,
@@ -128,9 +129,9 @@ describe("the canary's lock", () => {
 
   it('takes over from a run that ended without releasing, and clears its abort request and approval', async () => {
     await lock.acquire(request());
-    await lock.requestAbort(KEY, { reason: 'too slow', by: 'cli:ana', at: NOW });
     await lock.recordApprovalRequest(KEY, RUN_A, approval);
     await lock.decide(KEY, { decision: 'approve', by: 'slack:U1', at: NOW });
+    await lock.requestAbort(KEY, { reason: 'too slow', by: 'cli:ana', at: NOW });
     const takeover = await lock.acquire(
       request({
         executionArn: RUN_B,
@@ -143,6 +144,18 @@ describe("the canary's lock", () => {
     expect(state).toMatchObject({ holder: 'canary', holderExecution: RUN_B });
     expect(state.abortRequested).toBeUndefined();
     expect(state.approval).toBeUndefined();
+  });
+
+  it('records no approval request once an abort was asked: nobody could promote an aborted run', async () => {
+    await lock.acquire(request());
+    await lock.requestAbort(KEY, { reason: 'alarm "x" fired', by: 'rollback r-1', at: NOW });
+    const error = await lock.recordApprovalRequest(KEY, RUN_A, approval).then(
+      () => undefined,
+      (failure: unknown) => failure as Error,
+    );
+    expect(error).toBeInstanceOf(CanaryAbortRequested);
+    expect(error?.message).toContain('rollback r-1');
+    expect((await lock.read(KEY)).approval).toBeUndefined();
   });
 
   it('is taken once the holder outlived its TTL, and applies no rollback cooldown: a person asked', async () => {

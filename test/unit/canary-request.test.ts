@@ -1,5 +1,8 @@
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { canarySectionSchema, servicesSetting } from '../../lib/config/canary';
+import { checkOverridesFit } from '../../lambdas/canary/start';
+import { loadConfig } from '../../lib/config/load';
+import { canaryRuntime, canarySectionSchema, servicesSetting } from '../../lib/config/canary';
 import {
   CANARY_PUT_EVENTS_COMMAND,
   CANARY_REQUEST_ENTRIES_EXAMPLE,
@@ -80,6 +83,41 @@ function refusal(input: unknown): { name: string; message: string } {
   throw new Error('the request was accepted');
 }
 
+describe("the README's example request against the example configuration", () => {
+  it('fits the state machine the example deploys; a 10-minute interval would not', () => {
+    const example = loadConfig(fileURLToPath(new URL('../../lib/config/example.yaml', import.meta.url)));
+    const section = example.canary;
+    if (!section) throw new Error('the example configuration has no canary section');
+    const { lockTtlSeconds } = canaryRuntime({ environment: example.environment, settings: section });
+    const [entry] = JSON.parse(CANARY_REQUEST_ENTRIES_EXAMPLE) as Array<Record<string, string>>;
+    const exampleContext = {
+      account: '123456789012',
+      region: 'eu-west-1',
+      services: servicesSetting(section),
+    };
+    const event = (detail: Record<string, unknown>) => ({
+      id: 'b1',
+      'detail-type': 'CanaryRequested',
+      source: entry?.Source,
+      account: '123456789012',
+      time: '2025-06-01T10:00:00Z',
+      region: 'eu-west-1',
+      detail,
+    });
+    const detail = JSON.parse(entry?.Detail ?? '') as Record<string, unknown>;
+    expect(() =>
+      checkOverridesFit(readCanaryRequest(event(detail), exampleContext), lockTtlSeconds),
+    ).not.toThrow();
+    const longer = readCanaryRequest(
+      event({ ...detail, overrides: { intervalMinutes: 10 } }),
+      exampleContext,
+    );
+    expect(() => checkOverridesFit(longer, lockTtlSeconds)).toThrow(
+      /more than the \d+ the state machine allows/,
+    );
+  });
+});
+
 describe('readCanaryRequest', () => {
   it('parses the example the README shows, as EventBridge delivers it', () => {
     const [entry] = JSON.parse(CANARY_REQUEST_ENTRIES_EXAMPLE) as Array<Record<string, string>>;
@@ -100,12 +138,13 @@ describe('readCanaryRequest', () => {
       source: 'platform-runbooks.ci',
       service: { name: 'checkout' },
       change: { kind: 'image', image: IMAGE },
-      intervalMinutes: 10,
+      intervalMinutes: 5,
       threshold: 2,
-      overridden: ['intervalMinutes'],
+      overridden: ['stepWeights'],
       reference: SHA,
     });
-    expect(request.plan.steps).toEqual([5, 20, 50, 100]);
+    // Three steps instead of the service's four: a run the example's state machine timeout fits.
+    expect(request.plan.steps).toEqual([10, 50, 100]);
     expect(CANARY_PUT_EVENTS_COMMAND).toContain('--entries file://canary-request.json');
     expect(CANARY_PUT_EVENTS_COMMAND).toContain('FailedEntryCount');
   });

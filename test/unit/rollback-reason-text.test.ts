@@ -34,7 +34,7 @@ describe('the rollback’s guard sentences', () => {
 
   it('says what was done about a running canary: asked to abort in act mode, would be in shadow mode', () => {
     expect(reasonText('canary-in-progress', { canaryAbort: 'requested' })).toBe(
-      'a canary is in progress on this workload; it was asked to abort, and sends all traffic back to stable within one interval',
+      'a canary is in progress on this workload; it was asked to abort, and sends all traffic back to stable within about a minute',
     );
     expect(reasonText('canary-in-progress', { canaryAbort: 'would-request' })).toBe(
       'a canary is in progress on this workload; in act mode it would be asked to abort',

@@ -243,7 +243,7 @@ describe('routers', () => {
 describe('coordination', () => {
   it('an alarm firing mid-canary aborts it within a minute, not at the end of the interval', async () => {
     const result = await run('alarm-mid-canary');
-    await expectAborted(result, 'search', 'analysis');
+    await expectAborted(result, 'search', 'abort-requested');
     expect(outcome().outcome.detail).toContain('alarm "search-5xx-rate" fired');
     expect(count(result.states, 'Analyse')).toBe(2);
     const [requestedAt] = abortRequestedAt;
@@ -259,6 +259,21 @@ describe('coordination', () => {
     await expectAborted(result, 'payments', 'rejected');
     expect(outcome().outcome.detail).toContain('alarm "payments-5xx-rate"');
     expect(result.timeline.some((line) => line.text.includes('timed out'))).toBe(false);
+  });
+
+  it('an alarm just before the approvers are asked: nobody is asked, the canary aborts', async () => {
+    const result = await run('alarm-before-approval');
+    await expectAborted(result, 'payments', 'abort-requested');
+    // The event carries the Lambda's error document; the status (and Slack) its message.
+    expect(outcome().outcome.detail).toContain('CanaryAbortRequested');
+    expect((await lastStatus('payments')).outcome?.reason).toContain(
+      '(alarm "payments-5xx-rate" fired) before the approval was asked',
+    );
+    expect(rehearsal.account.taskTokens.size).toBe(1);
+    expect([...rehearsal.account.taskTokens.values()][0]?.status).not.toBe('answered');
+    expect(
+      rehearsal.slack.api.messages.some((message) => message.current.text?.includes('waits for approval')),
+    ).toBe(false);
   });
 
   it('a second CanaryRequested while one runs is refused clearly and changes nothing', async () => {

@@ -70,7 +70,7 @@ describe('the rollback’s Slack messages', () => {
     ['cooldown', 'rolled back less than 30 minutes ago'],
     [
       'canary-in-progress',
-      'a canary is in progress on this workload; it was asked to abort, and sends all traffic back to stable within one interval',
+      'a canary is in progress on this workload; it was asked to abort, and sends all traffic back to stable within about a minute',
     ],
     ['no-previous-revision', 'there is no earlier revision to roll back to'],
     ['deployment-missing', 'the Deployment does not exist'],

@@ -178,7 +178,7 @@ describe('the rollback runbook', () => {
       });
       expect(Date.parse(item?.abortRequestedAt ?? '')).not.toBeNaN();
       expect(JSON.stringify(rehearsal.account.events[0]?.detail)).toContain(
-        'its next analysis, within one interval, aborts it',
+        'it reads the request within about a minute while a step holds its weight',
       );
     });
 

@@ -388,6 +388,34 @@ export const canaryScenarios: CanaryScenario[] = [
     },
   },
   {
+    name: 'alarm-before-approval',
+    summary:
+      'The alarm fires just after the last analysis passed, before the approvers are asked: nobody is asked, the canary aborts.',
+    async arrange(rehearsal) {
+      arrangeService(rehearsal, 'payments');
+      const analyse = rehearsal.handlerOf(canaryFunctions.analyse);
+      const lock = new WorkloadLock(rehearsal.account.dynamodb, LOCK_TABLE);
+      return {
+        ...request('payments'),
+        options: {
+          overrides: {
+            Analyse: async (input) => {
+              const answer = (await analyse(input)) as { analysis?: { action?: string } };
+              if (answer.analysis?.action === 'approve') {
+                await lock.requestCanaryAbort(`${CLUSTER}/${NAMESPACE}/payments`, {
+                  alarmName: 'payments-5xx-rate',
+                  executionId: `arn:aws:states:${REGION}:${ACCOUNT}:execution:platform-runbooks-rehearsal-rollback:alarm-3`,
+                  at: new Date(),
+                });
+              }
+              return answer;
+            },
+          },
+        },
+      };
+    },
+  },
+  {
     name: 'second-request-while-running',
     summary:
       'CI sends a second CanaryRequested for checkout while the first runs: it is refused clearly and changes nothing.',

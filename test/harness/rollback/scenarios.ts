@@ -200,7 +200,7 @@ export const rollbackScenarios: Array<Scenario<RunbooksConfig>> = [
   {
     name: 'canary-in-progress',
     summary:
-      'A canary holds the workload lock: the rollback asks it to abort (traffic back to stable within one interval) and stays out of its way.',
+      'A canary holds the workload lock: the rollback asks it to abort (traffic back to stable within about a minute) and stays out of its way.',
     async arrange(rehearsal) {
       await healthyCheckout(rehearsal);
       rehearsal.account.executionStatuses.set(CANARY_EXECUTION, 'RUNNING');
