@@ -223,6 +223,11 @@ describe('routers', () => {
     await expectPromoted(result, 'checkout');
     // Three looks per shift at least (the controller applies at the third), four shifts and the return.
     expect(count(result.states, 'ConfirmWeight')).toBeGreaterThanOrEqual(12);
+    // The canary's pods stay until the load balancer shows all traffic back on stable (three looks here).
+    expect(count(result.states, 'ConfirmStable')).toBeGreaterThanOrEqual(3);
+    expect(result.states.indexOf('ScaleDownCanary')).toBeGreaterThan(
+      result.states.lastIndexOf('ConfirmStable'),
+    );
   });
 
   it('ALB weights never applied: the step fails clearly after 5 minutes, the canary is aborted', async () => {
@@ -237,6 +242,41 @@ describe('routers', () => {
     await expectAborted(result, 'checkout', 'traffic-edited-by-hand');
     expect(count(result.states, 'Shift')).toBe(2);
     expect(ingressCanaryWeight()).toBe(0);
+  });
+});
+
+describe('when the runbook cannot finish', () => {
+  it('traffic that cannot be confirmed back on stable: the canary keeps its pods, on-call is paged once', async () => {
+    const result = await run('traffic-stuck-on-abort');
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.states.at(-1)).toBe('Escalated');
+    expect(result.states).not.toContain('ScaleDownCanary');
+    expect(replicasOf('checkout-canary')).toBe(4);
+    expect(imageOf('checkout')).toBe(STABLE_IMAGE('checkout'));
+    expect(rehearsal.account.pages).toHaveLength(1);
+    expect(rehearsal.account.pages[0]?.subject).toContain('Canary needs a human');
+    expect(events('CanaryFailed')).toHaveLength(1);
+    expect(events('CanaryFailed')[0]?.detail).toMatchObject({
+      outcome: { kind: 'failed', reason: 'traffic-stuck' },
+    });
+    // Released, so the rollback runbook may act; the last status says what happened.
+    expect((await lockItem('checkout')).holder).toBeUndefined();
+    expect((await lastStatus('checkout')).phase).toBe('failed');
+  });
+
+  it('stable that never rolls out the promoted template: traffic stays on the canary, on-call is paged once', async () => {
+    const result = await run('promotion-stuck');
+    expect(result.states.at(-1)).toBe('Escalated');
+    expect(result.states).toContain('PromotionStuck');
+    expect(result.states).not.toContain('RouteToStable');
+    // The canary serves all the traffic it had at the last step, with its pods.
+    expect(routeCanaryWeight('search')).toBe(100);
+    expect(replicasOf('search-canary')).toBe(4);
+    expect(rehearsal.account.pages).toHaveLength(1);
+    expect(events('CanaryFailed')[0]?.detail).toMatchObject({
+      outcome: { kind: 'failed', reason: 'promotion-stuck' },
+    });
+    expect((await lockItem('search')).holder).toBeUndefined();
   });
 });
 

@@ -284,6 +284,38 @@ export const canaryScenarios: CanaryScenario[] = [
     },
   },
   {
+    name: 'traffic-stuck-on-abort',
+    summary:
+      'The canary fails at the second step, and the load balancer controller stops applying changes: traffic cannot be confirmed back on stable, so the canary keeps its pods and on-call is paged.',
+    async arrange(rehearsal) {
+      const arranged = arrangeService(rehearsal, 'checkout', { behaviour: ERROR_FROM_SECOND_STEP });
+      const analyse = rehearsal.handlerOf(canaryFunctions.analyse);
+      return {
+        ...request('checkout'),
+        options: {
+          overrides: {
+            Analyse: async (input) => {
+              const answer = (await analyse(input)) as { analysis?: { action?: string } };
+              if (answer.analysis?.action === 'abort') arranged.alb_controller?.setMode('never');
+              return answer;
+            },
+          },
+        },
+      };
+    },
+  },
+  {
+    name: 'promotion-stuck',
+    summary:
+      'Every step passes, but stable never rolls out the promoted template (its progress deadline passes): traffic stays on the canary, which serves it, and on-call is paged.',
+    async arrange(rehearsal) {
+      const { peers } = arrangeService(rehearsal, 'search');
+      // The next rollout of stable (the promotion's) never becomes available.
+      peers.api.setRollout(NAMESPACE, 'search', { kind: 'deadline-exceeded', afterReads: 3 });
+      return request('search');
+    },
+  },
+  {
     name: 'ingress-edited-by-hand',
     summary:
       'Someone edits the Ingress weights by hand after the first analysis: the runbook does not overwrite them, it aborts.',
