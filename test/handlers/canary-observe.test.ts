@@ -2,10 +2,8 @@
 // DescribeCluster mocked to point at it), Elastic Load Balancing through the simulated ELBv2. Whether the canary's
 // pods are ready, whether a weight really routes (the ALB's rules, the route's status, the available pods, each
 // after a check of the spec for a hand edit), and whether stable rolled out the promoted template.
-import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import type { Action } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CanaryRouter } from '../../lib/config/canary';
 import { ElasticLoadBalancingUnavailable } from '../../lambdas/aws/load-balancer-certificates';
 import { albActionAnnotationKey, albForwardAction } from '../../lambdas/canary/routers/alb';
@@ -14,140 +12,60 @@ import { InvalidCanaryRun, type CanaryRun } from '../../lambdas/canary/run';
 import type { KubernetesClient } from '../../lambdas/kubernetes/client';
 import { KubernetesNotFound } from '../../lambdas/kubernetes/errors';
 import { SimulatedLoadBalancer } from '../harness/canary/simulated-load-balancer';
-import { clientForSimulatedApi } from '../harness/kubernetes-test-client';
-import { startKubernetesApiServer, type SimulatedKubernetesApi } from '../harness/kubernetes/server';
+import type { SimulatedKubernetesApi } from '../harness/kubernetes/server';
+import {
+  ALB,
+  ALB_SETTINGS,
+  addStableAndCanary,
+  failureOf,
+  GATEWAY,
+  RATIO,
+  REGION,
+  simulatedRun,
+  startSimulatedCluster,
+  type SimulatedCluster,
+} from './canary-fixtures';
 
-const REGION = 'eu-west-1';
-// The test environment's credentials (vitest.config.ts): the handler signs its EKS tokens with them.
-const CREDENTIALS = {
-  accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? '',
-  secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? '',
-};
 const MINUTE_MS = 60_000;
 const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * MINUTE_MS).toISOString();
 
-const ALB: CanaryRouter = {
-  type: 'alb',
-  ingress: 'web',
-  actionName: 'web-canary',
-  stable: { service: 'web-stable', port: 80 },
-  canary: { service: 'web-canary', port: 80 },
-};
-const ALB_SETTINGS = {
-  actionName: 'web-canary',
-  stable: { serviceName: 'web-stable', servicePort: 80 },
-  canary: { serviceName: 'web-canary', servicePort: 80 },
-};
-const GATEWAY: CanaryRouter = {
-  type: 'gateway-api',
-  httpRoute: 'web',
-  stable: { service: 'web-stable', port: 80 },
-  canary: { service: 'web-canary' },
-};
-const RATIO: CanaryRouter = { type: 'replica-ratio', totalReplicas: 10 };
-
-/** The run as the workflow passes it at `$.run`, its weight set a minute ago unless told otherwise. */
-function runFor(router: CanaryRouter, fields: Partial<CanaryRun> = {}): CanaryRun {
-  return {
-    executionArn: 'arn:aws:states:eu-west-1:111122223333:execution:platform-runbooks-prod-canary:run-1',
-    runId: 'run-1',
-    workload: 'prod-eks/shop/web',
-    service: {
-      name: 'web',
-      cluster: 'prod-eks',
-      namespace: 'shop',
-      stableDeployment: 'web',
-      canaryDeployment: 'web-canary',
-      router,
-      intervalMinutes: 5,
-      threshold: 2,
-      checks: [{ name: 'errors', template: 'alb-5xx-rate', max: 0.01, aggregate: 'mean' }],
-      noData: 'fail',
-    },
-    change: { kind: 'image', image: 'web:2' },
-    eventId: 'event-1',
-    requestedBy: 'github-actions:acme/web',
-    reference: '3f2c1a9e',
+/** The run as the workflow passes it at `$.run`: at its second step (20 %), set a minute ago, unless told otherwise. */
+const runFor = (router: CanaryRouter, fields: Partial<CanaryRun> = {}): CanaryRun =>
+  simulatedRun(router, {
     requestedAt: minutesAgo(2),
     startedAt: minutesAgo(2),
-    steps: [5, 20, 50, 100],
-    intervalSeconds: 300,
-    threshold: 2,
-    approvalTimeoutSeconds: 0,
     stepIndex: 1,
     weight: 20,
     weightSetAt: minutesAgo(1),
-    failures: 0,
-    stableImages: ['web:1'],
-    canaryImages: ['web:2'],
-    stableReplicas: 10,
     ...fields,
-  };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<Error> {
-  const outcome = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  if (!(outcome instanceof Error)) throw new Error('expected the call to fail');
-  return outcome;
-}
+  });
 
 describe('the canary observe handler', () => {
+  let cluster: SimulatedCluster;
   let sim: SimulatedKubernetesApi;
+  /** The test's own client: seeds what a person or a controller would write. */
   let kubectl: KubernetesClient;
   let elb: SimulatedLoadBalancer;
   let handler: (event: unknown) => Promise<Observation>;
-  const eks = mockClient(EKSClient);
 
   /** The traffic question, typed as its answer. */
   const traffic = async (run: CanaryRun) => (await handler({ what: 'traffic', run })) as TrafficObservation;
   const elbOperations = () => elb.calls.map((call) => call.operation);
 
   beforeAll(async () => {
-    sim = await startKubernetesApiServer({
-      clusterName: 'prod-eks',
-      region: REGION,
-      credentials: CREDENTIALS,
-    });
-    kubectl = clientForSimulatedApi(sim, CREDENTIALS, { region: REGION });
+    cluster = await startSimulatedCluster();
+    ({ sim, kubectl } = cluster);
     elb = SimulatedLoadBalancer.install({ region: REGION });
-    eks.on(DescribeClusterCommand, { name: 'prod-eks' }).resolves({
-      cluster: {
-        name: 'prod-eks',
-        status: 'ACTIVE',
-        endpoint: sim.endpoint,
-        certificateAuthority: { data: sim.caData },
-      },
-    });
-    vi.stubEnv('NETWORK_PLACEMENT', 'outside-vpc');
-    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
     ({ handler } = await import('../../lambdas/canary/handlers/observe'));
   });
   afterAll(async () => {
-    vi.unstubAllEnvs();
-    eks.restore();
     elb.restore();
-    await sim.close();
+    await cluster.close();
   });
   beforeEach(() => {
     sim.reset();
     elb.reset();
-    sim.addDeployment({
-      namespace: 'shop',
-      name: 'web',
-      revisions: [{ image: 'web:1' }],
-      replicas: 10,
-      labels: { app: 'web', track: 'stable' },
-    });
-    sim.addDeployment({
-      namespace: 'shop',
-      name: 'web-canary',
-      revisions: [{ image: 'web:2' }],
-      replicas: 10,
-      labels: { app: 'web', track: 'canary' },
-    });
+    addStableAndCanary(sim);
   });
 
   describe('canary-ready', () => {
