@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { userInfo } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { answerApproval, answerText } from '../lambdas/canary/approval';
+import { answerApproval, answerText } from '../lambdas/canary/answer-approval';
 import {
   CANARY_REQUESTED,
   readCanaryRequest,

@@ -278,28 +278,6 @@ export function afterStep(
   }
 }
 
-/**
- * The shortest time to promote: one interval per step (Flagger docs, "Canary Release":
- * `interval * (maxWeight / stepWeight)`; with explicit step weights, their number).
- */
-export function promotionSeconds(intervalSeconds: number, steps: number): number {
-  requirePositive('intervalSeconds', intervalSeconds);
-  requireCount('steps', steps, 1);
-  return intervalSeconds * steps;
-}
-
-/** The time from the first failing analysis to the abort, if every run fails (Flagger docs: `interval * threshold`). */
-export function abortSeconds(intervalSeconds: number, threshold: number): number {
-  requirePositive('intervalSeconds', intervalSeconds);
-  requireCount('threshold', threshold, 1);
-  return intervalSeconds * threshold;
-}
-
-function requirePositive(name: string, value: number): void {
-  if (!(Number.isFinite(value) && value > 0))
-    throw new RangeError(`${name} must be a positive number, not ${value}`);
-}
-
 function requireCount(name: string, value: number, min: number): void {
   if (!(Number.isInteger(value) && value >= min))
     throw new RangeError(`${name} must be an integer ≥ ${min}, not ${value}`);

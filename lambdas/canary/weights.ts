@@ -56,7 +56,6 @@ export const stepPlanSettingsSchema = z
       }
     }),
   );
-export type StepPlanSettings = z.input<typeof stepPlanSettingsSchema>;
 
 export interface StepPlan {
   /** The canary's weight at each analysed step, strictly increasing, each 1–100; promotion follows the last. */
@@ -98,66 +97,4 @@ function plan(steps: number[], source: StepPlan['source']): StepPlan {
   // The schema guarantees a non-empty list; this keeps the type honest.
   if (maxWeight === undefined) throw new InvalidStepPlan('the canary step plan has no step');
   return { steps, maxWeight, source };
-}
-
-/** What follows a step: the next weight, or promotion once the last step's analysis passed. */
-export type NextStep = { action: 'shift'; step: number; weight: number } | { action: 'promote' };
-
-/**
- * The move after the canary held `currentWeight` through a passing analysis (0: not started). A weight that is
- * not in the plan means the run's state and its plan disagree (a plan changed mid-run): refused, not guessed.
- */
-export function nextStep(plan: StepPlan, currentWeight: number): NextStep {
-  const index = currentWeight === 0 ? -1 : plan.steps.indexOf(currentWeight);
-  if (currentWeight !== 0 && index === -1) {
-    throw new InvalidStepPlan(
-      `weight ${currentWeight} is not a step of the plan (${plan.steps.join(', ')}): the plan changed mid-run`,
-    );
-  }
-  const weight = plan.steps[index + 1];
-  return weight === undefined ? { action: 'promote' } : { action: 'shift', step: index + 2, weight };
-}
-
-const intervalSchema = z.int().check(z.positive('must be a positive number of seconds'));
-const thresholdSchema = z.int().check(z.positive('must be at least 1 failed check'));
-
-/**
- * The shortest time from the first step to promotion: each step holds its weight for one analysis interval,
- * so interval × steps (Flagger's "promotion time"; an approval gate adds its wait on top).
- */
-export function promotionSeconds(plan: StepPlan, intervalSeconds: number): number {
-  return parseOrThrow(intervalSchema, intervalSeconds, 'interval', InvalidStepPlan) * plan.steps.length;
-}
-
-/**
- * The longest a failing canary keeps its traffic once checks start failing: `threshold` failed checks, one per
- * interval, before the abort (Flagger's "abort time" = interval × threshold).
- */
-export function abortSeconds(intervalSeconds: number, threshold: number): number {
-  const interval = parseOrThrow(intervalSchema, intervalSeconds, 'interval', InvalidStepPlan);
-  return interval * parseOrThrow(thresholdSchema, threshold, 'threshold', InvalidStepPlan);
-}
-
-export interface ScheduledStep {
-  /** 1-based, as the status line and Slack thread number them. */
-  step: number;
-  weight: number;
-  /** Seconds after the first shift at which this step's weight is set, when every analysis passes first time. */
-  startsAtSeconds: number;
-}
-
-/** When each step starts and when promotion comes, for `canary status` ("time to the next step"). */
-export function stepSchedule(
-  plan: StepPlan,
-  intervalSeconds: number,
-): { steps: ScheduledStep[]; promotionAtSeconds: number } {
-  const interval = parseOrThrow(intervalSchema, intervalSeconds, 'interval', InvalidStepPlan);
-  return {
-    steps: plan.steps.map((weight, index) => ({
-      step: index + 1,
-      weight,
-      startsAtSeconds: index * interval,
-    })),
-    promotionAtSeconds: promotionSeconds(plan, interval),
-  };
 }

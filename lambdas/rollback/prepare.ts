@@ -72,7 +72,7 @@ export interface PrepareDeps {
   /** Whether the execution holding a workload's lock still runs (Step Functions DescribeExecution). */
   executionIsRunning: (executionArn: string) => Promise<boolean>;
   /**
-   * Rejects the approval a canary of the workload waits for, if any (lambdas/canary/approval.ts): a canary
+   * Rejects the approval a canary of the workload waits for, if any (lambdas/canary/answer-approval.ts): a canary
    * waiting for a person reads no abort request until answered, so the alarm answers for it. Answers whether
    * one was pending.
    */

@@ -114,7 +114,6 @@ export const smokeTestSchema = z.strictObject({
   /** @default 60 */
   timeoutSeconds: z._default(boundedInt(1, 900), 60),
 });
-export type SmokeTest = z.output<typeof smokeTestSchema>;
 
 /** One service promoted by canary, with its settings. */
 export const canaryServiceSchema = z.strictObject({

@@ -8,6 +8,9 @@ import { fileURLToPath } from 'node:url';
 import type { RunbooksConfig } from '../../lib/config/schema';
 import { Rehearsal, type RehearsalResult, type RehearsedRunbook } from '../harness/rehearsal';
 
+/** The states of the canary's hold, entered once a minute while a step holds its weight. */
+const HOLD_STATES = new Set(['HoldAMinute', 'ReadAbortRequest', 'AnalyseOrHold']);
+
 /** Step Functions Standard: $0.025 per 1,000 state transitions (us-east-1). */
 const PER_TRANSITION = 0.025 / 1_000;
 /** Lambda: $0.20 per million requests, and $0.0000166667 per GB-second (x86, us-east-1). */
@@ -23,6 +26,8 @@ export interface RunCost {
   scenario: string;
   outcome: string;
   transitions: number;
+  /** Of which the canary's holds: the minute loop that reads the lock's abort request. */
+  holdTransitions: number;
   invocations: number;
   getMetricData: number;
   metricsRequested: number;
@@ -45,6 +50,7 @@ export function runCost(
   const metricsRequested = calls.reduce((sum, call) => sum + call.queries, 0);
   // One transition per state entered, the start of the execution included as AWS counts it.
   const transitions = result.states.length + 1;
+  const holdTransitions = result.states.filter((state) => HOLD_STATES.has(state)).length;
   const invocations = result.lambdaInvocations.length;
   const dollars =
     transitions * PER_TRANSITION +
@@ -55,6 +61,7 @@ export function runCost(
     scenario,
     outcome,
     transitions,
+    holdTransitions,
     invocations,
     getMetricData: calls.length,
     metricsRequested,
@@ -110,11 +117,11 @@ export async function benchCanary(rollback?: RunCost): Promise<string> {
   }
   const lines = [
     '\nOne run of each runbook, counted on the real ASL and handlers (rehearsal; us-east-1 list prices: transitions $0.025/1,000, Lambda 256 MB × 100 ms billed, GetMetricData $0.01/1,000 metrics, counted as its queries)',
-    '| runbook | scenario | outcome | state transitions | Lambda invocations | GetMetricData calls | queries in them | run time, Waits included (min) | $ per run |',
-    '|---|---|---|---:|---:|---:|---:|---:|---:|',
+    '| runbook | scenario | outcome | state transitions | of which the holds | Lambda invocations | GetMetricData calls | queries in them | run time, Waits included (min) | $ per run |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (row) =>
-        `| ${row.runbook} | ${row.scenario} | ${row.outcome} | ${row.transitions} | ${row.invocations} | ${row.getMetricData} | ${row.metricsRequested} | ${row.minutes.toFixed(1)} | ${row.dollars.toFixed(5)} |`,
+        `| ${row.runbook} | ${row.scenario} | ${row.outcome} | ${row.transitions} | ${row.holdTransitions} | ${row.invocations} | ${row.getMetricData} | ${row.metricsRequested} | ${row.minutes.toFixed(1)} | ${row.dollars.toFixed(5)} |`,
     ),
   ];
   return lines.join('\n');

@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  abortSeconds,
-  afterStep,
-  aggregate,
-  judgeCheck,
-  judgeStep,
-  promotionSeconds,
-  type StepVerdict,
-} from '../../lambdas/canary/analysis';
+import { afterStep, aggregate, judgeCheck, judgeStep, type StepVerdict } from '../../lambdas/canary/analysis';
 import {
   albDimension,
   albTemplateSeries,
@@ -380,20 +372,9 @@ describe('Flagger bookkeeping across steps', () => {
     expect(afterStep(0, 'fail', 1)).toEqual({ failedChecks: 1, action: 'abort' });
   });
 
-  it('promotion time = interval × steps; abort time = interval × threshold', () => {
-    // Flagger docs: interval 1m, stepWeight 2, maxWeight 50 → 25 minutes.
-    expect(promotionSeconds(60, 50 / 2)).toBe(1_500);
-    // The seeds' 5 → 20 → 50 → 100 at one minute each.
-    expect(promotionSeconds(60, 4)).toBe(240);
-    expect(abortSeconds(60, 10)).toBe(600);
-  });
-
   it('refuses impossible arguments', () => {
     expect(() => afterStep(0, 'fail', 0)).toThrow(/threshold must be an integer ≥ 1, not 0/);
     expect(() => afterStep(-1, 'pass', 3)).toThrow(/failedChecks must be an integer ≥ 0/);
-    expect(() => promotionSeconds(0, 4)).toThrow(/intervalSeconds must be a positive number, not 0/);
-    expect(() => promotionSeconds(60, 2.5)).toThrow(/steps must be an integer ≥ 1, not 2.5/);
-    expect(() => abortSeconds(60, 0)).toThrow(/threshold/);
   });
 });
 

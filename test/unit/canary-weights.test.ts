@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  abortSeconds,
-  DEFAULT_STEP_WEIGHTS,
-  InvalidStepPlan,
-  nextStep,
-  planSteps,
-  promotionSeconds,
-  stepSchedule,
-} from '../../lambdas/canary/weights';
+import { DEFAULT_STEP_WEIGHTS, InvalidStepPlan, planSteps } from '../../lambdas/canary/weights';
 
 describe('planSteps', () => {
   it('defaults to the seeds’ 5, 20, 50, 100', () => {
@@ -70,50 +62,5 @@ describe('planSteps', () => {
     })();
     expect(error).toMatchObject({ name: 'InvalidStepPlan' });
     expect((error as Error).message).toMatch(/^the canary step settings is malformed: /);
-  });
-});
-
-describe('nextStep', () => {
-  const plan = planSteps(undefined);
-
-  it('starts at the first step, walks the plan, then promotes', () => {
-    expect(nextStep(plan, 0)).toEqual({ action: 'shift', step: 1, weight: 5 });
-    expect(nextStep(plan, 5)).toEqual({ action: 'shift', step: 2, weight: 20 });
-    expect(nextStep(plan, 50)).toEqual({ action: 'shift', step: 4, weight: 100 });
-    expect(nextStep(plan, 100)).toEqual({ action: 'promote' });
-    expect(nextStep(planSteps({ stepWeight: 20, maxWeight: 50 }), 50)).toEqual({ action: 'promote' });
-  });
-
-  it('refuses a weight the plan does not have (the plan changed mid-run)', () => {
-    expect(() => nextStep(plan, 30)).toThrow(InvalidStepPlan);
-    expect(() => nextStep(plan, 30)).toThrow(/weight 30 is not a step of the plan \(5, 20, 50, 100\)/);
-  });
-});
-
-describe('timing', () => {
-  const plan = planSteps(undefined);
-
-  it('promotion time is interval × steps; abort time interval × threshold', () => {
-    expect(promotionSeconds(plan, 300)).toBe(1200);
-    expect(promotionSeconds(planSteps({ stepWeight: 10, maxWeight: 50 }), 60)).toBe(300);
-    expect(abortSeconds(60, 5)).toBe(300);
-  });
-
-  it('schedules each step one interval after the previous', () => {
-    expect(stepSchedule(plan, 120)).toEqual({
-      steps: [
-        { step: 1, weight: 5, startsAtSeconds: 0 },
-        { step: 2, weight: 20, startsAtSeconds: 120 },
-        { step: 3, weight: 50, startsAtSeconds: 240 },
-        { step: 4, weight: 100, startsAtSeconds: 360 },
-      ],
-      promotionAtSeconds: 480,
-    });
-  });
-
-  it('refuses intervals and thresholds that are not positive whole numbers', () => {
-    expect(() => promotionSeconds(plan, 0)).toThrow(InvalidStepPlan);
-    expect(() => promotionSeconds(plan, 1.5)).toThrow(/interval/);
-    expect(() => abortSeconds(60, 0)).toThrow(/threshold/);
   });
 });

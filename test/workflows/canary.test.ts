@@ -230,6 +230,13 @@ describe('routers', () => {
     );
   });
 
+  it('ELBv2 throttling while a weight is confirmed is retried, not an abort', async () => {
+    const result = await run('elb-throttled');
+    await expectPromoted(result, 'checkout');
+    const retries = result.timeline.filter((line) => line.text === '↻ retry ConfirmWeight');
+    expect(retries).toHaveLength(2);
+  });
+
   it('ALB weights never applied: the step fails clearly after 5 minutes, the canary is aborted', async () => {
     const result = await run('alb-weights-never-applied');
     await expectAborted(result, 'checkout', 'traffic-not-applied');

@@ -32,10 +32,6 @@ export const albActionAnnotationKey = (actionName: string): string =>
 export const escapeJsonPointerToken = (token: string): string =>
   token.replaceAll('~', '~0').replaceAll('/', '~1');
 
-/** The inverse (RFC 6901 §4): `~1` first, then `~0`, so `~01` decodes to `~1`, not `/`. */
-export const unescapeJsonPointerToken = (token: string): string =>
-  token.replaceAll('~1', '/').replaceAll('~0', '~');
-
 /** The JSON Pointer of the action's annotation on an Ingress. */
 export const albAnnotationPointer = (actionName: string): string =>
   `/metadata/annotations/${escapeJsonPointerToken(albActionAnnotationKey(actionName))}`;
@@ -247,7 +243,6 @@ const ruleSchema = z.looseObject({
   Actions: z.optional(z.array(ruleActionSchema)),
 });
 export const describeRulesOutputSchema = z.looseObject({ Rules: z.optional(z.array(ruleSchema)) });
-export type DescribeRulesOutput = z.output<typeof describeRulesOutputSchema>;
 
 export interface AlbEvidence {
   /**

@@ -2,7 +2,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { executionIsRunning } from '../../aws/step-functions';
-import { answerApproval } from '../../canary/approval';
+import { answerApproval } from '../../canary/answer-approval';
 import { CanaryLock } from '../../workload-lock/canary-lock';
 import { requiredEnv } from '../../shared/env';
 import { clusterAccessFromEnvironment } from '../../kubernetes/lambda-cluster-access';

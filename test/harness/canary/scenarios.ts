@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { slackSignature } from '../../../lambdas/notify/slack-signature';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { answerApproval } from '../../../lambdas/canary/approval';
+import { answerApproval } from '../../../lambdas/canary/answer-approval';
 import { CanaryLock } from '../../../lambdas/workload-lock/canary-lock';
 import { WorkloadLock } from '../../../lambdas/workload-lock/workload-lock';
 import { canaryFunctions } from '../../../lambdas/canary/functions';
@@ -271,6 +271,16 @@ export const canaryScenarios: CanaryScenario[] = [
       'The load balancer controller applies each weight only at the third look: every step waits for it, then counts.',
     async arrange(rehearsal) {
       arrangeService(rehearsal, 'checkout', { controller: { lag: 3 } });
+      return request('checkout');
+    },
+  },
+  {
+    name: 'elb-throttled',
+    summary:
+      'ELBv2 throttles DescribeRules twice while a weight is being confirmed: the workflow retries the look, and the canary is promoted.',
+    async arrange(rehearsal) {
+      const { peers } = arrangeService(rehearsal, 'checkout');
+      peers.elb.injectFault({ operation: 'DescribeRules', name: 'Throttling', times: 2 });
       return request('checkout');
     },
   },
